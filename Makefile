@@ -1,0 +1,62 @@
+# EVCharging: every command a user or CI needs. `make help` lists them.
+# Docker Compose reads .env (generated, git-ignored) for the compose file,
+# the project name "evcharging", the secrets and the images to use.
+
+SHELL := /bin/bash
+COMPOSE := docker compose
+VENV := .venv
+PY := $(VENV)/bin/python
+CP ?= 3
+WEB_URL := http://localhost:$${WEB_HOST_PORT:-8080}
+
+.DEFAULT_GOAL := help
+.PHONY: help secrets images up down logs ps scale tools test test-unit lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+secrets: ## create .env with random secrets (once; kept afterwards)
+	@scripts/dotenv.sh secrets
+
+images: secrets ## make sure Kafka, MariaDB and Python base images exist (stand-ins if no registry)
+	@infra/standins/build.sh
+	@scripts/dotenv.sh images infra/images.env
+
+up: images ## build and start the whole stack, wait until it is healthy
+	$(COMPOSE) up -d --build --wait --wait-timeout 300
+	@echo "EVCharging is up. Status page: $(WEB_URL)"
+
+down: ## stop and remove the stack's containers (data volumes are kept)
+	$(COMPOSE) down --remove-orphans
+
+logs: ## follow the logs of every service
+	$(COMPOSE) logs -f --tail=100
+
+ps: ## show the stack's containers and their health
+	$(COMPOSE) ps
+
+scale: ## run CP=N charging points (engine + monitor pairs)
+	$(COMPOSE) up -d --wait --wait-timeout 300 --scale cp-engine=$(CP) --scale cp-monitor=$(CP)
+
+tools: ## start the optional tools (Kafka CLI, MariaDB client)
+	$(COMPOSE) --profile tools up -d --wait
+
+$(PY): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(PY)
+
+test: images $(PY) ## unit, integration (real Kafka + MariaDB) and end-to-end (the compose stack) tests
+	$(PY) -m pytest
+
+test-unit: $(PY) ## the unit tests alone: no Docker needed
+	$(PY) -m pytest lib services
+
+lint: $(PY) ## ruff and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+clean: ## remove the stack, its volumes and its built images
+	$(COMPOSE) --profile tools down --remove-orphans --volumes --rmi local
+	rm -rf test-results .pytest_cache .mypy_cache .ruff_cache

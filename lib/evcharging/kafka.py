@@ -1,0 +1,99 @@
+"""confluent-kafka wiring that every service shares: producer settings, a
+contract-checked producer, and the creation of the topics.
+
+Producers use murmur2_random so a CP key lands in the same partition as when
+Faust (aiokafka, Java-compatible murmur2) produces it; see tests/integration.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from evcharging.codec import encode, key_of
+from evcharging.messages import Message
+from evcharging.topics import ALL, Topic
+
+log = logging.getLogger(__name__)
+
+
+def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "acks": "all",
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+    }
+
+
+def consumer_config(bootstrap: str, group_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        **extra,
+    }
+
+
+class ContractProducer:
+    """Sends contract messages, each keyed as its topic says."""
+
+    def __init__(self, bootstrap: str, client_id: str, **overrides: Any) -> None:
+        self._producer = Producer({**producer_config(bootstrap, client_id), **overrides})
+
+    def send(self, topic: Topic, message: Message) -> None:
+        if not isinstance(message, Message):
+            raise TypeError(f"{topic.name}: expected a contract message, got {type(message).__name__}")
+        self._producer.produce(topic.name, encode(message), key=key_of(topic, message),
+                               on_delivery=_report_failure)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait for every message to be acknowledged; returns how many are still queued."""
+        return int(self._producer.flush(timeout))
+
+
+def _report_failure(error: KafkaError | None, _message: Any) -> None:
+    if error is not None:
+        log.error("delivery failed: %s", error)
+
+
+def create_topics(bootstrap: str, replication: int = 1, timeout: float = 30.0) -> list[str]:
+    """Create every topic of the contract that does not exist yet; returns those created.
+
+    Raises if an existing topic has another partition count than the contract,
+    since a CP's events would then no longer stay on one worker.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = admin.list_topics(timeout=timeout).topics
+    for topic in ALL:
+        if topic.name in existing and len(existing[topic.name].partitions) != topic.partitions:
+            raise RuntimeError(
+                f"topic {topic.name} has {len(existing[topic.name].partitions)} partitions, "
+                f"the contract says {topic.partitions}"
+            )
+    missing = [_new_topic(topic, replication) for topic in ALL if topic.name not in existing]
+    if not missing:
+        return []
+    created = []
+    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+def _new_topic(topic: Topic, replication: int) -> NewTopic:
+    config = {"cleanup.policy": "compact"} if topic.compacted else {}
+    return NewTopic(topic.name, num_partitions=topic.partitions,
+                    replication_factor=replication, config=config)

@@ -1,0 +1,1 @@
+"""central-auth: TCP registration, authentication and liveness of charging points."""

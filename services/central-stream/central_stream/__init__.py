@@ -1,0 +1,1 @@
+"""central-stream: The Faust stream processor: authorisation, sessions, tickets, CP state."""

@@ -1,0 +1,1 @@
+"""central-web: the live status page, the operator controls and the JSON API."""

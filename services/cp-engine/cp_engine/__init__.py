@@ -1,0 +1,1 @@
+"""cp-engine: The charging point: commands, supply simulation, telemetry, health answers."""

@@ -1,0 +1,1 @@
+"""driver: The driver's command-line app."""
