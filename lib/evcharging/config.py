@@ -64,4 +64,6 @@ class DatabaseSettings:
     def with_address(self, address: str) -> DatabaseSettings:
         """Apply the seed's `host[:port]` form."""
         host, _, port = address.partition(":")
-        return DatabaseSettings(host, int(port) if port else self.port, self.user, self.password, self.database)
+        return DatabaseSettings(
+            host, int(port) if port else self.port, self.user, self.password, self.database
+        )

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_PATH = Path(os.environ.get("HEALTH_FILE", "/tmp/evcharging-alive"))
+DEFAULT_PATH = Path(os.environ.get("HEALTH_FILE", "/tmp/evcharging-alive"))  # noqa: S108 - per-container file
 
 
 def beat(path: Path = DEFAULT_PATH) -> None:
@@ -25,7 +25,6 @@ def is_fresh(path: Path, max_age: float, now: float | None = None) -> bool:
     except FileNotFoundError:
         return False
     return age <= max_age
-
 
 
 def keep_alive(period: float = 5.0, path: Path = DEFAULT_PATH) -> None:

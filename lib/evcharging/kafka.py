@@ -51,8 +51,9 @@ class ContractProducer:
     def send(self, topic: Topic, message: Message) -> None:
         if not isinstance(message, Message):
             raise TypeError(f"{topic.name}: expected a contract message, got {type(message).__name__}")
-        self._producer.produce(topic.name, encode(message), key=key_of(topic, message),
-                               on_delivery=_report_failure)
+        self._producer.produce(
+            topic.name, encode(message), key=key_of(topic, message), on_delivery=_report_failure
+        )
         self._producer.poll(0)
 
     def flush(self, timeout: float = 10.0) -> int:
@@ -95,5 +96,6 @@ def create_topics(bootstrap: str, replication: int = 1, timeout: float = 30.0) -
 
 def _new_topic(topic: Topic, replication: int) -> NewTopic:
     config = {"cleanup.policy": "compact"} if topic.compacted else {}
-    return NewTopic(topic.name, num_partitions=topic.partitions,
-                    replication_factor=replication, config=config)
+    return NewTopic(
+        topic.name, num_partitions=topic.partitions, replication_factor=replication, config=config
+    )

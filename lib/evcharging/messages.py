@@ -28,9 +28,7 @@ Identifier = Annotated[
 Kwh = Annotated[Decimal, Field(ge=0, max_digits=11, decimal_places=3, description="energy, kWh")]
 Kw = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=3, description="power, kW")]
 Euros = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, description="money, €")]
-PricePerKwh = Annotated[
-    Decimal, Field(gt=0, max_digits=6, decimal_places=3, description="price, € per kWh")
-]
+PricePerKwh = Annotated[Decimal, Field(gt=0, max_digits=6, decimal_places=3, description="price, € per kWh")]
 Sequence = Annotated[int, Field(ge=0, description="per-session counter, starts at 0")]
 
 

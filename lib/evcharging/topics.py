@@ -42,71 +42,117 @@ class Topic:
 
 
 SUPPLY_REQUESTS = Topic(
-    "solicitudes_suministro", m.SupplyRequest, "cp_id",
-    "driver, cp-engine (supply started at the CP)", "central-stream",
+    "solicitudes_suministro",
+    m.SupplyRequest,
+    "cp_id",
+    "driver, cp-engine (supply started at the CP)",
+    "central-stream",
     "Requests to charge at a CP.",
 )
 DRIVER_RESPONSES = Topic(
-    "respuestas_conductor", m.DriverResponse, "driver_id",
-    "central-stream", "driver",
+    "respuestas_conductor",
+    m.DriverResponse,
+    "driver_id",
+    "central-stream",
+    "driver",
     "Authorisations, denials, live supply updates and interruptions, for one driver.",
 )
 CP_COMMANDS = Topic(
-    "comandos_cp", m.CpCommand, "cp_id",
-    "central-stream", "cp-engine (only its own partition)",
+    "comandos_cp",
+    m.CpCommand,
+    "cp_id",
+    "central-stream",
+    "cp-engine (only its own partition)",
     "Start or end a supply, stop or resume the CP.",
 )
 TELEMETRY = Topic(
-    "telemetria_cp", m.Telemetry, "cp_id",
-    "cp-engine", "central-stream",
+    "telemetria_cp",
+    m.Telemetry,
+    "cp_id",
+    "cp-engine",
+    "central-stream",
     "Power, energy and cost of the supply in progress, every second.",
 )
 SUPPLY_ENDED = Topic(
-    "fin_suministro", m.SupplyEnded, "cp_id",
-    "cp-engine", "central-stream",
+    "fin_suministro",
+    m.SupplyEnded,
+    "cp_id",
+    "cp-engine",
+    "central-stream",
     "The vehicle was unplugged or the supply cut: final figures.",
 )
 FAULTS = Topic(
-    "averias", m.Fault, "cp_id",
-    "central-auth (for the monitor)", "central-stream",
+    "averias",
+    m.Fault,
+    "cp_id",
+    "central-auth (for the monitor)",
+    "central-stream",
     "The CP's engine answers KO or not at all.",
 )
 RECOVERIES = Topic(
-    "recuperacion_cp", m.Recovery, "cp_id",
-    "central-auth (for the monitor)", "central-stream",
+    "recuperacion_cp",
+    m.Recovery,
+    "cp_id",
+    "central-auth (for the monitor)",
+    "central-stream",
     "The CP's engine answers OK again.",
 )
 TICKETS = Topic(
-    "tickets", m.Ticket, "driver_id",
-    "central-stream", "driver, central-web",
+    "tickets",
+    m.Ticket,
+    "driver_id",
+    "central-stream",
+    "driver, central-web",
     "The final bill of a session.",
 )
 CP_CONNECTIONS = Topic(
-    "conexiones_cp", m.CpConnectionEvent, "cp_id",
-    "central-auth", "central-stream",
+    "conexiones_cp",
+    m.CpConnectionEvent,
+    "cp_id",
+    "central-auth",
+    "central-stream",
     "A CP's monitor authenticated, or its connection or heartbeats were lost.",
 )
 OPERATOR_COMMANDS = Topic(
-    "comandos_operador", m.OperatorCommand, "cp_id",
-    "central-web", "central-stream",
+    "comandos_operador",
+    m.OperatorCommand,
+    "cp_id",
+    "central-web",
+    "central-stream",
     "Stop or resume a CP, from the operator.",
 )
 CP_STATUS = Topic(
-    "estado_cp", m.CpStatus, "cp_id",
-    "central-stream", "driver, central-web",
+    "estado_cp",
+    m.CpStatus,
+    "cp_id",
+    "central-stream",
+    "driver, central-web",
     "The latest state of every CP (compacted: the last record per CP is kept).",
     compacted=True,
 )
 DEAD_LETTERS = Topic(
-    "mensajes_rechazados", m.DeadLetter, None,
-    "every consumer", "operators",
+    "mensajes_rechazados",
+    m.DeadLetter,
+    None,
+    "every consumer",
+    "operators",
     "Messages that did not parse or could not be applied, with the reason.",
     partitions=1,
 )
 
 ALL: tuple[Topic, ...] = (
-    SUPPLY_REQUESTS, DRIVER_RESPONSES, CP_COMMANDS, TELEMETRY, SUPPLY_ENDED, FAULTS,
-    RECOVERIES, TICKETS, CP_CONNECTIONS, OPERATOR_COMMANDS, CP_STATUS, DEAD_LETTERS,
+    SUPPLY_REQUESTS,
+    DRIVER_RESPONSES,
+    CP_COMMANDS,
+    TELEMETRY,
+    SUPPLY_ENDED,
+    FAULTS,
+    RECOVERIES,
+    TICKETS,
+    CP_CONNECTIONS,
+    OPERATOR_COMMANDS,
+    CP_STATUS,
+    DEAD_LETTERS,
 )
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL}
 
