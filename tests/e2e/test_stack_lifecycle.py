@@ -1,0 +1,42 @@
+"""The stack as users run it: `make up`, `make scale CP=3`, `make down`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from tests.support.stack import compose, make
+
+pytestmark = pytest.mark.e2e
+
+
+def containers(all_states: bool = False) -> list[dict[str, str]]:
+    args = ["ps", "--format", "json"] + (["--all"] if all_states else [])
+    output = compose(*args).stdout
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_up_scale_down() -> None:
+    up = make("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "Status page: http://localhost:" in up.stdout
+
+    running = containers()
+    unhealthy = [c["Name"] for c in running if c["Health"] not in ("healthy", "")]
+    assert not unhealthy, f"not healthy after make up: {unhealthy}"
+    services = {c["Service"] for c in running}
+    assert {"kafka", "mariadb", "central-auth", "central-stream", "central-web", "cp-engine", "cp-monitor",
+            "driver"} <= services
+    assert all(c["Health"] == "healthy" for c in running if c["Service"] != "kafka-setup")
+
+    scale = make("scale", "CP=3")
+    assert scale.returncode == 0, scale.stdout + scale.stderr
+    per_service = Counter(c["Service"] for c in containers() if c["Health"] == "healthy")
+    assert per_service["cp-engine"] == 3
+    assert per_service["cp-monitor"] == 3
+
+    down = make("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert containers(all_states=True) == []
