@@ -11,10 +11,11 @@ import logging
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Message as KafkaRecord
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from evcharging.codec import encode, key_of
-from evcharging.messages import Message
+from evcharging.messages import DeadLetter, Message
 from evcharging.topics import ALL, Topic
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,20 @@ class ContractProducer:
 def _report_failure(error: KafkaError | None, _message: Any) -> None:
     if error is not None:
         log.error("delivery failed: %s", error)
+
+
+def dead_letter(record: KafkaRecord, reason: str, service: str) -> DeadLetter:
+    """The dead-letter record for a Kafka record that could not be processed."""
+    key, value = record.key(), record.value()
+    return DeadLetter(
+        source_topic=record.topic() or "",
+        partition=record.partition() or 0,
+        offset=record.offset() or 0,
+        key=bytes(key).decode(errors="replace") if key else None,
+        payload=bytes(value or b"").decode(errors="replace"),
+        reason=reason,
+        service=service,
+    )
 
 
 def create_topics(bootstrap: str, replication: int = 1, timeout: float = 30.0) -> list[str]:

@@ -13,7 +13,7 @@ class TimedOut(AssertionError):
     pass
 
 
-def wait_until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_until(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll `condition` until it returns something truthy, and return that.
 
     Fails the test with `what` in the message when `timeout` seconds pass first.

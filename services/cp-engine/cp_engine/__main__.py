@@ -1,13 +1,44 @@
-"""Entry point of cp-engine: `python -m cp_engine`."""
+"""Entry point of cp-engine: `python -m cp_engine [KAFKA_BOOTSTRAP] [HEALTH_PORT]`."""
 
-from evcharging.health import keep_alive
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+
+from cp_engine import control
+from cp_engine.monitor_link import MonitorLink
+from cp_engine.runtime import EngineRuntime
+from cp_engine.screen import Screen
+from cp_engine.settings import Settings, parse
+from evcharging.kafka import ContractProducer
 from evcharging.logs import setup
 
 
+async def serve(settings: Settings) -> None:
+    # A supply goes on while Kafka is away: its messages wait in the producer
+    # (no local timeout) and are delivered when the broker is back.
+    producer = ContractProducer(settings.kafka_bootstrap, "cp-engine", **{"message.timeout.ms": 0})
+    runtime = EngineRuntime(settings, producer)
+    tasks = [
+        runtime.run(),
+        MonitorLink(runtime).serve(settings.health_port),
+        control.serve(runtime, settings.control_socket),
+    ]
+    if settings.interactive and sys.stdin.isatty():
+        tasks.append(Screen(runtime).run())
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        runtime.close()
+
+
 def main() -> None:
+    settings = parse()
     log = setup("cp-engine")
-    log.info("cp-engine is alive")
-    keep_alive()
+    log.info("cp-engine is alive; health checks on port %d", settings.health_port)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""The TCP link between a CP's monitor and its engine, on the same framing as
+central-auth's protocol (evcharging.framing: size cap, CRC32).
+
+    monitor                          engine
+      Attach  ───────────────────▶            one monitor at a time
+              ◀─────────────────── Attached   (the CP identity the engine holds, if any)
+              ◀─────────────────── Busy       (another monitor is attached; then closes)
+      AssignIdentity ────────────▶            after central-auth accepted the CP
+              ◀─────────────────── Attached
+      Check  (every second) ─────▶
+              ◀─────────────────── Health     (OK, or KO while a fault is injected)
+
+The engine is the charging point, so it keeps the CP's identity (id and credential)
+for as long as it runs: a monitor that replaces a dead one picks it up and
+re-authenticates as the same CP instead of claiming a new id.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evcharging.framing import Frame, encode_frame
+from evcharging.messages import EngineHealth, Identifier, PricePerKwh
+
+
+class LinkFrame(IntEnum):
+    ATTACH = 0x40
+    ATTACHED = 0x41
+    BUSY = 0x42
+    ASSIGN_IDENTITY = 0x43
+    CHECK = 0x44
+    HEALTH = 0x45
+
+
+class LinkRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    frame_type: ClassVar[LinkFrame]
+
+
+class Attach(LinkRecord):
+    """A monitor asks to watch this engine."""
+
+    frame_type = LinkFrame.ATTACH
+
+
+class Attached(LinkRecord):
+    """The engine accepted the monitor; it tells the CP identity it holds, if any."""
+
+    frame_type = LinkFrame.ATTACHED
+    cp_id: Identifier | None = None
+    credential: str | None = Field(default=None, max_length=200)
+
+
+class Busy(LinkRecord):
+    """The engine already has a monitor: look for another engine."""
+
+    frame_type = LinkFrame.BUSY
+
+
+class AssignIdentity(LinkRecord):
+    """The monitor authenticated the CP: from now on the engine is this CP."""
+
+    frame_type = LinkFrame.ASSIGN_IDENTITY
+    cp_id: Identifier
+    credential: str | None = Field(default=None, max_length=200)
+    price_per_kwh: PricePerKwh
+
+
+class Check(LinkRecord):
+    frame_type = LinkFrame.CHECK
+
+
+class Health(LinkRecord):
+    frame_type = LinkFrame.HEALTH
+    health: EngineHealth
+
+
+RECORDS: dict[int, type[LinkRecord]] = {
+    record.frame_type: record for record in (Attach, Attached, Busy, AssignIdentity, Check, Health)
+}
+
+
+class LinkError(ValueError):
+    """A frame that is not a valid record of this link."""
+
+
+def to_frame(record: LinkRecord) -> bytes:
+    return encode_frame(record.frame_type, record.model_dump_json().encode())
+
+
+def from_frame(frame: Frame) -> LinkRecord:
+    record_type = RECORDS.get(frame.type)
+    if record_type is None:
+        raise LinkError(f"no engine-link record has frame type 0x{frame.type:02x}")
+    try:
+        return record_type.model_validate_json(frame.payload)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        raise LinkError(f"{record_type.__name__}: {first['loc']}: {first['msg']}") from None

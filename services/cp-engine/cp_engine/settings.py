@@ -1,0 +1,50 @@
+"""cp-engine's settings: environment variables, overridden by the seed's
+command-line form `python -m cp_engine [KAFKA_BOOTSTRAP] [HEALTH_PORT]`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from cp_engine.simulation import AutoPilot, Charger
+from evcharging.config import env, env_float, env_int
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str
+    health_port: int
+    charger: Charger
+    autopilot: AutoPilot | None
+    telemetry_period: float
+    control_socket: Path
+    interactive: bool
+
+
+def parse(argv: list[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(prog="cp_engine", description="A charging point's engine.")
+    parser.add_argument("kafka_bootstrap", nargs="?", default=env("KAFKA_BOOTSTRAP", "kafka:9092"))
+    parser.add_argument("health_port", nargs="?", type=int, default=env_int("ENGINE_HEALTH_PORT", 7100))
+    parser.add_argument("--no-screen", action="store_true", help="log instead of the live screen")
+    args = parser.parse_args(argv)
+    automatic = env("AUTO_MODE", "false").lower() in ("1", "true", "yes", "on")
+    energy = env("AUTO_ENERGY_KWH", "")
+    return Settings(
+        kafka_bootstrap=args.kafka_bootstrap,
+        health_port=args.health_port,
+        charger=Charger(
+            rated_kw=Decimal(env("CP_RATED_KW", "22")), time_factor=Decimal(env("CP_TIME_FACTOR", "1"))
+        ),
+        autopilot=AutoPilot(
+            plug_delay=env_float("AUTO_PLUG_DELAY", 2.0),
+            duration=env_float("AUTO_DURATION", 20.0),
+            energy=Decimal(energy) if energy else None,
+        )
+        if automatic
+        else None,
+        telemetry_period=env_float("TELEMETRY_PERIOD", 1.0),
+        control_socket=Path(env("ENGINE_CONTROL_SOCKET", "/tmp/cp-engine.sock")),  # noqa: S108
+        interactive=not args.no_screen,
+    )

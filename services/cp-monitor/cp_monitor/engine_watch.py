@@ -1,0 +1,184 @@
+"""Finds an engine, attaches to it, and checks its health every second.
+
+The engine's address may be a service name that resolves to many scaled
+replicas: the watch tries them in turn and keeps the first that accepts it
+(an engine accepts one monitor at a time), so each engine gets exactly one
+monitor. An engine that does not answer within the timeout counts as KO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Callable
+
+from evcharging.engine_link import (
+    AssignIdentity,
+    Attach,
+    Attached,
+    Busy,
+    Check,
+    Health,
+    LinkError,
+    LinkRecord,
+    from_frame,
+    to_frame,
+)
+from evcharging.framing import FrameDecoder, FramingError
+from evcharging.health import beat
+from evcharging.messages import EngineHealth
+
+log = logging.getLogger("cp-monitor.engine")
+
+
+class EngineLost(Exception):
+    pass
+
+
+class EngineConnection:
+    """One attached engine: a request gets exactly one answer, in order."""
+
+    def __init__(self, address: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.address = address
+        self._reader = reader
+        self._writer = writer
+        self._decoder = FrameDecoder()
+        self._pending: list[LinkRecord] = []
+        self._lock = asyncio.Lock()
+
+    async def request(self, record: LinkRecord, timeout: float) -> LinkRecord:
+        async with self._lock:
+            self._writer.write(to_frame(record))
+            await self._writer.drain()
+            async with asyncio.timeout(timeout):
+                while not self._pending:
+                    data = await self._reader.read(4096)
+                    if not data:
+                        raise EngineLost("the engine closed the connection")
+                    self._pending += [from_frame(frame) for frame in self._decoder.feed(data)]
+            return self._pending.pop(0)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class EngineWatch:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 1.0,
+        period: float = 1.0,
+        on_change: Callable[[EngineHealth], None] = lambda _health: None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.timeout, self.period = timeout, period
+        self.health = EngineHealth.KO
+        self.identity: Attached | None = None
+        self.connection: EngineConnection | None = None
+        self._on_change = on_change
+        self._attached = asyncio.Event()
+        self._last_address: tuple[str, int] | None = None
+
+    async def wait_attached(self) -> Attached:
+        await self._attached.wait()
+        assert self.identity is not None
+        return self.identity
+
+    async def run(self) -> None:
+        """Attach, then check every period; re-attach when the engine is lost."""
+        while True:
+            if self.connection is None:
+                await self._attach()
+            await self._check()
+            beat()
+            await asyncio.sleep(self.period)
+
+    async def assign(self, cp_id: str, credential: str | None, price_per_kwh: object) -> None:
+        """Tell the attached engine which CP it is."""
+        if self.connection is None:
+            return
+        request = AssignIdentity.model_validate(
+            {"cp_id": cp_id, "credential": credential, "price_per_kwh": price_per_kwh}
+        )
+        reply = await self._request(request)
+        if isinstance(reply, Attached):
+            self.identity = reply
+
+    async def _check(self) -> None:
+        reply = await self._request(Check())
+        self._set(reply.health if isinstance(reply, Health) else EngineHealth.KO)
+
+    async def _request(self, record: LinkRecord) -> LinkRecord | None:
+        if self.connection is None:
+            return None
+        try:
+            return await self.connection.request(record, self.timeout)
+        except TimeoutError:
+            log.warning("engine %s did not answer within %.1f s", self.connection.address, self.timeout)
+        except (EngineLost, OSError, FramingError, LinkError) as error:
+            log.warning("lost the engine %s: %s", self.connection.address, error)
+            self._detach()
+        return None
+
+    def _detach(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.connection = None
+        self._attached.clear()
+        self._set(EngineHealth.KO)
+
+    def _set(self, health: EngineHealth) -> None:
+        if health != self.health:
+            self.health = health
+            log.info("engine health: %s", health.value)
+            self._on_change(health)
+
+    async def _attach(self) -> None:
+        """Try the addresses the engine's name resolves to until one engine accepts us."""
+        delay = 0.5
+        while self.connection is None:
+            for address in await self._candidates():
+                if await self._try_attach(address):
+                    return
+            log.info("no free engine at %s:%d yet; retrying in %.1f s", self.host, self.port, delay)
+            await asyncio.sleep(delay + random.uniform(0, 0.5))
+            delay = min(delay * 2, 10.0)
+
+    async def _candidates(self) -> list[tuple[str, int]]:
+        """The engine addresses to try: the one watched before first (its engine may
+        be back), then the others in random order, so replicas spread out."""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM
+            )
+        except OSError as error:
+            log.warning("cannot resolve %s: %s", self.host, error)
+            return []
+        addresses = list({(str(info[4][0]), self.port) for info in infos})
+        random.shuffle(addresses)
+        addresses.sort(key=lambda address: address != self._last_address)
+        return addresses
+
+    async def _try_attach(self, address: tuple[str, int]) -> bool:
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                reader, writer = await asyncio.open_connection(*address)
+        except (OSError, TimeoutError):
+            return False
+        connection = EngineConnection(address, reader, writer)
+        try:
+            reply = await connection.request(Attach(), self.timeout * 2)
+        except (TimeoutError, EngineLost, OSError, FramingError, LinkError):
+            reply = None
+        if not isinstance(reply, Attached):
+            connection.close()
+            if isinstance(reply, Busy):
+                log.debug("engine %s already has a monitor", address)
+            return False
+        self.connection, self.identity, self._last_address = connection, reply, address
+        self._attached.set()
+        log.info("attached to the engine at %s:%d (CP %s)", *address, reply.cp_id or "not yet assigned")
+        return True
