@@ -35,8 +35,11 @@ class MonitorLink:
         self.runtime = runtime
         self.attached: asyncio.StreamWriter | None = None
 
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self._handle, host, port)
+
     async def serve(self, port: int) -> None:
-        server = await asyncio.start_server(self._handle, "0.0.0.0", port)
+        server = await self.start("0.0.0.0", port)
         log.info("answering health checks on port %d", port)
         async with server:
             await server.serve_forever()

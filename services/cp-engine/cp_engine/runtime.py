@@ -37,8 +37,10 @@ OUTBOUND: dict[type[m.Message], Topic] = {
 
 
 class EngineRuntime:
-    def __init__(self, settings: Settings, producer: ContractProducer) -> None:
+    def __init__(self, settings: Settings, producer: ContractProducer, follow_commands: bool = True) -> None:
+        """`follow_commands=False` leaves Kafka's command feed out (tests of the other parts)."""
         self.settings = settings
+        self._follow = follow_commands
         self.engine = Engine()
         self.credential: str | None = None
         self.price_per_kwh: Decimal | None = None
@@ -60,7 +62,7 @@ class EngineRuntime:
         if step.note:
             log.info("%s: %s", self.engine.cp_id or "CP", step.note)
             self.notes.append(f"{datetime.now().strftime('%H:%M:%S')} {step.note}")
-        if self.engine.cp_id != previous_id and self.engine.cp_id is not None:
+        if self._follow and self.engine.cp_id != previous_id and self.engine.cp_id is not None:
             self._follow_commands(self.engine.cp_id)
         for listener in self.listeners:
             listener()
