@@ -27,8 +27,16 @@ def test_up_scale_down() -> None:
     unhealthy = [c["Name"] for c in running if c["Health"] not in ("healthy", "")]
     assert not unhealthy, f"not healthy after make up: {unhealthy}"
     services = {c["Service"] for c in running}
-    assert {"kafka", "mariadb", "central-auth", "central-stream", "central-web", "cp-engine", "cp-monitor",
-            "driver"} <= services
+    assert {
+        "kafka",
+        "mariadb",
+        "central-auth",
+        "central-stream",
+        "central-web",
+        "cp-engine",
+        "cp-monitor",
+        "driver",
+    } <= services
     assert all(c["Health"] == "healthy" for c in running if c["Service"] != "kafka-setup")
 
     scale = make("scale", "CP=3")

@@ -91,10 +91,11 @@ def faust_echo(infra: Infra, topic_pair: tuple[str, str], tmp_path: Path) -> Ite
         "SOURCE_TOPIC": source,
         "SINK_TOPIC": sink,
         "FAUST_APP_ID": f"it-echo-{uuid.uuid4().hex[:8]}",
+        "PYTHONPATH": str(Path(__file__).parent),
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "faust", "-A", "faust_echo_app", "worker", "--without-web", "-l", "info"],
-        cwd=Path(__file__).parent,
+        cwd=tmp_path,  # Faust keeps its data directory in the working directory
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
