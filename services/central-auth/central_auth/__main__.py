@@ -1,14 +1,76 @@
-"""Entry point of central-auth: `python -m central_auth`."""
+"""Entry point of central-auth: `python -m central_auth [PORT [KAFKA_BOOTSTRAP [DB_HOST[:PORT]]]]`.
 
-from evcharging.health import keep_alive
+Start-up order matters: every registered CP is announced disconnected *before*
+the port opens, so no event of this run can precede the announcement on a CP's
+partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+import sys
+
+from central_auth.publisher import PRODUCER_OVERRIDES, EventPublisher
+from central_auth.server import AuthServer
+from central_auth.service import AuthService
+from central_auth.settings import AuthSettings
+from central_auth.store import AsyncCpStore, CpStore
+from evcharging.kafka import ContractProducer
 from evcharging.logs import setup
 
+log = logging.getLogger("central-auth")
 
-def main() -> None:
-    log = setup("central-auth")
-    log.info("central-auth is alive")
-    keep_alive()
+
+async def serve(settings: AuthSettings) -> None:
+    """Run central-auth until SIGTERM or SIGINT."""
+    store = AsyncCpStore(CpStore(settings.database))
+    publisher = EventPublisher(
+        ContractProducer(settings.kafka.bootstrap, "central-auth", **PRODUCER_OVERRIDES)
+    )
+    service = AuthService(settings, store, publisher)
+    await service.announce_restart()
+    server = AuthServer(service)
+    await server.start(settings.port)
+    reports = asyncio.create_task(publisher.serve_delivery_reports())
+    try:
+        await _until_stopped()
+    finally:
+        log.info("stopping")
+        await server.stop()
+        reports.cancel()
+        await asyncio.to_thread(publisher.drain, 10.0)
+        store.close()
+
+
+async def _until_stopped() -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Each connection is a file descriptor: lift the soft limit toward the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def main(argv: list[str]) -> int:
+    setup("central-auth")
+    logging.getLogger("mysql.connector").setLevel(logging.WARNING)  # one INFO line per connection
+    settings = AuthSettings.load(argv)
+    _allow_open_files(settings.max_connections + 256)
+    asyncio.run(serve(settings))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

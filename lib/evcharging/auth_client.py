@@ -1,0 +1,452 @@
+"""The CP monitor's side of central-auth: identify the CP, then heart-beat forever.
+
+    client = AuthClient(
+        "central-auth:7000",
+        enrolment_key=os.environ["CP_ENROLMENT_KEY"],
+        profile=CpProfile(location="Alicante, Av. de la Estación 12", price_per_kwh=Decimal("0.35")),
+        cp_id=os.environ.get("CP_ID"),                                  # None: a scaled replica
+        credentials=FileCredentialStore(Path(os.environ["CP_CREDENTIAL_FILE"])) if hand_run else None,
+    )
+    task = asyncio.create_task(client.run(lambda: engine_health))      # runs until cancelled
+    cp_id = await client.wait_authenticated()                           # the id, explicit or claimed
+    ...
+    client.nudge()        # the engine's health just changed: report it now, not within a second
+
+How the CP is identified on each (re)connection:
+
+- explicit id, credential known  -> Authenticate; if the server no longer knows the CP
+  (`unknown_cp`, `not_enrolled`) -> Register again, then Authenticate.
+- explicit id, no credential     -> Register (enrolment key), save the credential, Authenticate.
+- no id (a replica)              -> Claim: the server picks the lowest free auto id and opens
+  the session at once. After a lost connection the replica first tries to get the
+  same id back (Authenticate with the claimed credential) and claims anew only if
+  that id has gone to someone else meanwhile.
+
+Reconnection: a lost connection, a server that does not answer a heartbeat within
+its timeout, or a transient refusal (`already_connected` while the server still
+holds the old connection, `server_busy`, `unavailable`) leads to a new attempt
+after an exponential, jittered backoff (tenacity). A refusal that no retry can
+cure (wrong enrolment key, wrong credential, id already registered by someone
+else) ends `run` with AuthRefused: someone must change the configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+
+from evcharging.framing import FrameDecoder, FramingError
+from evcharging.messages import EngineHealth
+from evcharging.wire import (
+    TRANSIENT,
+    Authenticate,
+    Authenticated,
+    Claim,
+    Claimed,
+    Error,
+    Heartbeat,
+    HeartbeatAck,
+    Reason,
+    Record,
+    Register,
+    Registered,
+    WireError,
+    from_frame,
+    to_frame,
+)
+
+log = logging.getLogger(__name__)
+
+HealthProbe = Callable[[], EngineHealth]
+"""Returns the engine's health as last checked; called once per heartbeat, must not block."""
+
+
+class LinkState(StrEnum):
+    CONNECTING = "connecting"
+    AUTHENTICATED = "authenticated"
+    BACKING_OFF = "backing_off"
+    STOPPED = "stopped"
+
+
+class AuthRefused(Exception):
+    """central-auth refused the CP for a reason that retrying cannot cure."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"central-auth refused the CP: {reason.value}: {detail}")
+
+
+@dataclass(frozen=True)
+class CpProfile:
+    """What central-auth records about a CP when it registers or claims an id."""
+
+    location: str
+    price_per_kwh: Decimal
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between connection attempts: initial·2ⁿ plus up to `jitter`, capped at `maximum` (s)."""
+
+    initial: float = 0.5
+    maximum: float = 15.0
+    jitter: float = 0.5
+
+
+class CredentialStore(Protocol):
+    def load(self, cp_id: str) -> str | None: ...
+
+    def save(self, cp_id: str, credential: str) -> None: ...
+
+
+class MemoryCredentialStore:
+    """Keeps credentials for the life of the process only."""
+
+    def __init__(self) -> None:
+        self._credentials: dict[str, str] = {}
+
+    def load(self, cp_id: str) -> str | None:
+        return self._credentials.get(cp_id)
+
+    def save(self, cp_id: str, credential: str) -> None:
+        self._credentials[cp_id] = credential
+
+
+class FileCredentialStore:
+    """Keeps a hand-run CP's credential in a file (JSON, mode 0600), so the CP
+    authenticates with it after a restart instead of registering again.
+
+    The file names the CP it belongs to: pointed at another CP's file, `load`
+    finds nothing rather than sending the wrong credential.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self, cp_id: str) -> str | None:
+        try:
+            saved = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("credential file %s unreadable (%s); ignoring it", self.path, error)
+            return None
+        if not isinstance(saved, dict) or saved.get("cp_id") != cp_id:
+            return None
+        credential = saved.get("credential")
+        return credential if isinstance(credential, str) else None
+
+    def save(self, cp_id: str, credential: str) -> None:
+        """Write atomically: a crash mid-write leaves the old file, never half a credential."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".credential-")
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                json.dump({"cp_id": cp_id, "credential": credential}, file)
+            os.chmod(temporary, 0o600)
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+# --- the identification plan (pure) ----------------------------------------------------
+
+
+class Step(Enum):
+    AUTHENTICATE = "authenticate"
+    REGISTER = "register"
+    CLAIM = "claim"
+
+
+class RetryLater(Exception):
+    """This attempt failed in a way that a later one may not: back off and reconnect."""
+
+
+def first_step(explicit_id: bool, has_credential: bool) -> Step:
+    if has_credential:
+        return Step.AUTHENTICATE
+    return Step.REGISTER if explicit_id else Step.CLAIM
+
+
+def step_after_refusal(explicit_id: bool, step: Step, refusal: Error) -> Step:
+    """What to try next on the same connection after `step` was refused.
+
+    Raises RetryLater for a transient refusal and AuthRefused when nothing will help.
+    """
+    if refusal.reason in TRANSIENT:
+        raise RetryLater(f"{step.value}: {refusal.reason.value}: {refusal.detail}")
+    if step is Step.AUTHENTICATE:
+        forgotten = {Reason.UNKNOWN_CP, Reason.NOT_ENROLLED}
+        if explicit_id and refusal.reason in forgotten:
+            return Step.REGISTER
+        if not explicit_id and refusal.reason in {*forgotten, Reason.BAD_CREDENTIAL}:
+            return Step.CLAIM  # our old auto id went to another replica, or was removed
+    raise AuthRefused(refusal.reason, refusal.detail)
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class LinkLost(Exception):
+    """The connection broke, or the server stopped answering in time."""
+
+
+@dataclass(frozen=True)
+class _Session:
+    cp_id: str
+    connection_id: str
+    heartbeat_interval: float
+    heartbeat_timeout: float
+
+
+class AuthClient:
+    """Keeps one CP authenticated with central-auth and heart-beating, reconnecting by itself.
+
+    Read `cp_id`, `state` and `connection_id` at any time; `wait_authenticated()`
+    waits for the next authenticated session. One `run` at a time per client.
+    """
+
+    def __init__(
+        self,
+        address: str | tuple[str, int],
+        *,
+        enrolment_key: str,
+        profile: CpProfile,
+        cp_id: str | None = None,
+        credentials: CredentialStore | None = None,
+        backoff: Backoff = Backoff(),
+        request_timeout: float = 10.0,
+        on_state: Callable[[LinkState, str | None], None] | None = None,
+    ) -> None:
+        self._host, self._port = _split_address(address)
+        self._enrolment_key = enrolment_key
+        self._profile = profile
+        self._explicit_id = cp_id is not None
+        self._cp_id = cp_id
+        self._credentials = credentials or MemoryCredentialStore()
+        self._backoff = backoff
+        self._request_timeout = request_timeout
+        self._on_state = on_state
+        self._state = LinkState.STOPPED
+        self._session: _Session | None = None
+        self._authenticated = asyncio.Event()
+        self._nudged = asyncio.Event()
+
+    @property
+    def cp_id(self) -> str | None:
+        """The CP's id: the explicit one, or the one claimed (None before the first claim)."""
+        return self._cp_id
+
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
+    @property
+    def connection_id(self) -> str | None:
+        """The server's name for the current session (None when not authenticated)."""
+        return self._session.connection_id if self._session else None
+
+    async def wait_authenticated(self) -> str:
+        """Wait until a session is open; returns the CP's id. Bound it with asyncio.timeout."""
+        await self._authenticated.wait()
+        assert self._cp_id is not None
+        return self._cp_id
+
+    def nudge(self) -> None:
+        """Send the next heartbeat now: the engine's health has just changed."""
+        self._nudged.set()
+
+    async def run(self, health: HealthProbe) -> None:
+        """Connect, identify, heart-beat; reconnect when the link is lost. Runs until
+        cancelled (then closes the connection) or until AuthRefused."""
+        try:
+            while True:
+                link, session = await self._connect_with_backoff(health)
+                try:
+                    await self._heartbeat(link, session, health)
+                except (LinkLost, OSError) as error:
+                    log.warning("lost central-auth (%s); reconnecting", error)
+                finally:
+                    self._session = None
+                    self._authenticated.clear()
+                    link.close()
+                    self._set_state(LinkState.CONNECTING)
+                # Spread the reconnections of many CPs after a central-auth restart.
+                await asyncio.sleep(random.uniform(0, self._backoff.initial))
+        finally:
+            self._session = None
+            self._authenticated.clear()
+            self._set_state(LinkState.STOPPED)
+
+    # --- connecting --------------------------------------------------------------------
+
+    async def _connect_with_backoff(self, health: HealthProbe) -> tuple[_Link, _Session]:
+        self._set_state(LinkState.CONNECTING)
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(
+                multiplier=self._backoff.initial, max=self._backoff.maximum, jitter=self._backoff.jitter
+            ),
+            retry=retry_if_exception_type((OSError, TimeoutError, LinkLost, RetryLater)),
+            before_sleep=self._backing_off,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._connect(health)
+        raise AssertionError("tenacity retries forever")
+
+    def _backing_off(self, retry: RetryCallState) -> None:
+        self._set_state(LinkState.BACKING_OFF)
+        error = retry.outcome.exception() if retry.outcome else None
+        pause = retry.next_action.sleep if retry.next_action else 0.0
+        log.info("central-auth attempt %d failed (%s); next in %.1f s", retry.attempt_number, error, pause)
+
+    async def _connect(self, health: HealthProbe) -> tuple[_Link, _Session]:
+        """One attempt: open a connection and identify the CP on it."""
+        self._set_state(LinkState.CONNECTING)
+        async with asyncio.timeout(self._request_timeout):
+            reader, writer = await asyncio.open_connection(self._host, self._port)
+        link = _Link(reader, writer)
+        try:
+            session = await self._identify(link, _probe(health))
+        except BaseException:
+            link.close()
+            raise
+        self._session = session
+        self._cp_id = session.cp_id
+        self._set_state(LinkState.AUTHENTICATED)
+        self._authenticated.set()
+        log.info("authenticated as %s (%s)", session.cp_id, session.connection_id)
+        return link, session
+
+    async def _identify(self, link: _Link, health: EngineHealth) -> _Session:
+        """Run the identification plan on a fresh connection until a session opens."""
+        step = first_step(self._explicit_id, self._known_credential() is not None)
+        while True:
+            reply = await link.request(self._request_for(step, health), self._request_timeout)
+            match reply:
+                case Registered(cp_id=cp_id, credential=credential):
+                    self._credentials.save(cp_id, credential)
+                    step = Step.AUTHENTICATE
+                case Authenticated() | Claimed():
+                    if isinstance(reply, Claimed):
+                        self._credentials.save(reply.cp_id, reply.credential)
+                    return _Session(
+                        reply.cp_id, reply.connection_id, reply.heartbeat_interval, reply.heartbeat_timeout
+                    )
+                case Error():
+                    step = step_after_refusal(self._explicit_id, step, reply)
+                case _:
+                    raise LinkLost(f"answered {step.value} with {type(reply).__name__}")
+
+    def _request_for(self, step: Step, health: EngineHealth) -> Record:
+        profile = self._profile
+        if step is Step.AUTHENTICATE:
+            credential = self._known_credential()
+            assert self._cp_id is not None
+            assert credential is not None
+            return Authenticate(cp_id=self._cp_id, credential=credential, engine_health=health)
+        if step is Step.REGISTER:
+            assert self._cp_id is not None
+            return Register(
+                enrolment_key=self._enrolment_key,
+                cp_id=self._cp_id,
+                location=profile.location,
+                price_per_kwh=profile.price_per_kwh,
+            )
+        return Claim(
+            enrolment_key=self._enrolment_key,
+            location=profile.location,
+            price_per_kwh=profile.price_per_kwh,
+            engine_health=health,
+        )
+
+    def _known_credential(self) -> str | None:
+        return self._credentials.load(self._cp_id) if self._cp_id is not None else None
+
+    # --- heart-beating -----------------------------------------------------------------
+
+    async def _heartbeat(self, link: _Link, session: _Session, health: HealthProbe) -> None:
+        """Send a heartbeat every interval (or when nudged) until the link breaks."""
+        while True:
+            self._nudged.clear()
+            reply = await link.request(Heartbeat(engine_health=_probe(health)), session.heartbeat_timeout)
+            if not isinstance(reply, HeartbeatAck):
+                raise LinkLost(f"heartbeat answered with {reply!r}")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(session.heartbeat_interval):
+                    await self._nudged.wait()
+
+    def _set_state(self, state: LinkState) -> None:
+        if state is self._state:
+            return
+        self._state = state
+        if self._on_state is not None:
+            self._on_state(state, self._cp_id)
+
+
+class _Link:
+    """One connection, used one request at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._decoder = FrameDecoder()
+        self._received: list[Record] = []
+
+    async def request(self, record: Record, timeout: float) -> Record:
+        """Send `record` and return the answer; LinkLost if none comes within `timeout` s."""
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(to_frame(record))
+                await self._writer.drain()
+                return await self._next_record()
+        except TimeoutError:
+            raise LinkLost(f"no answer to {type(record).__name__} within {timeout:g} s") from None
+
+    async def _next_record(self) -> Record:
+        while not self._received:
+            chunk = await self._reader.read(4096)
+            if not chunk:
+                raise LinkLost("central-auth closed the connection")
+            try:
+                self._received.extend(from_frame(frame) for frame in self._decoder.feed(chunk))
+            except (FramingError, WireError) as error:
+                raise LinkLost(f"unreadable answer: {error}") from None
+        return self._received.pop(0)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _probe(health: HealthProbe) -> EngineHealth:
+    """The engine's health; a probe that fails reports KO rather than killing the link."""
+    try:
+        return EngineHealth(health())
+    except Exception:
+        log.exception("engine health probe failed; reporting KO")
+        return EngineHealth.KO
+
+
+def _split_address(address: str | tuple[str, int]) -> tuple[str, int]:
+    if isinstance(address, tuple):
+        return address
+    host, separator, port = address.rpartition(":")
+    if not separator or not port.isdigit():
+        raise ValueError(f"central-auth address {address!r} is not HOST:PORT")
+    return host, int(port)

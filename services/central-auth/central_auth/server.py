@@ -1,0 +1,152 @@
+"""central-auth's TCP side: connections, frames, deadlines and limits.
+
+Everything a peer can do to hold resources is bounded here: the number of
+connections (over the cap a newcomer is told `server_busy` and closed), the bytes
+read at once (one chunk, plus at most one frame in the decoder), the time to
+authenticate, to finish a frame, to send the next heartbeat and to take an answer.
+A peer that breaks a rule gets an `Error` saying which, when it can still be told,
+and only its own connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from central_auth.service import AuthService, Conversation, Expiry
+from evcharging.framing import FrameDecoder, FramingError
+from evcharging.wire import Error, Reason, Record, WireError, from_frame, to_frame
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 4096
+WRITE_BUFFER_HIGH = 64 * 1024
+LISTEN_BACKLOG = 2048
+
+
+class ConnectionEnded(Exception):
+    """This connection is over; `detail` says why (it becomes CpDisconnected.detail)."""
+
+    def __init__(self, detail: str, tell: Error | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.tell = tell
+
+
+class AuthServer:
+    def __init__(self, service: AuthService, host: str = "0.0.0.0") -> None:
+        self._service = service
+        self._host = host
+        self._server: asyncio.Server | None = None
+
+    async def start(self, port: int) -> int:
+        """Listen on `port` (0: any free one); returns the port."""
+        self._server = await asyncio.start_server(
+            self._serve, self._host, port, backlog=LISTEN_BACKLOG, limit=READ_CHUNK
+        )
+        bound: int = self._server.sockets[0].getsockname()[1]
+        log.info("listening on %s:%d", self._host, bound)
+        return bound
+
+    async def stop(self) -> None:
+        """Stop accepting, then end every connection (each publishes its CP's disconnection)."""
+        if self._server is not None:
+            self._server.close()
+        self._service.close_all("central-auth stopping")
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer(writer)
+        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        if self._service.connections >= self._service.settings.max_connections:
+            log.warning("%s: refused, %d connections open", peer, self._service.connections)
+            await self._send_then_close(
+                writer, Error(reason=Reason.SERVER_BUSY, detail="too many connections")
+            )
+            return
+        conversation = self._service.open_conversation()
+        detail = "connection closed by the peer"
+        try:
+            await self._converse(conversation, reader, writer)
+        except ConnectionEnded as ended:
+            detail = ended.detail
+            log.info("%s %s: closing: %s", peer, conversation.connection_id, detail)
+            if ended.tell is not None:
+                await self._send_then_close(writer, ended.tell)
+        except (ConnectionError, OSError) as error:
+            detail = f"connection lost: {error}"
+        except Exception:
+            log.exception("%s %s: unexpected failure", peer, conversation.connection_id)
+            detail = "central-auth internal error"
+        finally:
+            conversation.close(detail)
+            writer.close()
+
+    async def _converse(
+        self, conversation: Conversation, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Read frames until the peer leaves or breaks a rule (then raise ConnectionEnded)."""
+        decoder = FrameDecoder()
+        frame_started: float | None = None
+        frame_timeout = self._service.settings.deadlines.frame
+        while True:
+            expiry = conversation.expiry()
+            if frame_started is not None and frame_started + frame_timeout < expiry.at:
+                expiry = Expiry(
+                    frame_started + frame_timeout,
+                    Reason.TIMEOUT,
+                    f"frame not completed within {frame_timeout:g} s",
+                )
+            chunk = await _read_before(reader, expiry, self._service.clock())
+            if not chunk:
+                return
+            try:
+                frames = decoder.feed(chunk)
+            except FramingError as error:
+                reason = Reason(error.fault.value)
+                raise ConnectionEnded(
+                    f"bad frame: {error}", Error(reason=reason, detail=error.detail)
+                ) from None
+            for frame in frames:
+                try:
+                    request: Record = from_frame(frame)
+                except WireError as error:
+                    log.info("%s: refused a frame: %s", conversation.connection_id, error)
+                    await self._send(writer, Error(reason=error.reason, detail=error.detail))
+                    continue
+                await self._send(writer, await conversation.answer(request))
+            if decoder.pending == 0:
+                frame_started = None
+            elif frame_started is None or frames:
+                frame_started = self._service.clock()
+
+    async def _send(self, writer: asyncio.StreamWriter, record: Record) -> None:
+        writer.write(to_frame(record))
+        try:
+            async with asyncio.timeout(self._service.settings.deadlines.write):
+                await writer.drain()
+        except TimeoutError:
+            raise ConnectionEnded("the peer does not read its answers") from None
+
+    async def _send_then_close(self, writer: asyncio.StreamWriter, record: Record) -> None:
+        """Best effort: the peer may be gone, or not reading."""
+        with contextlib.suppress(ConnectionEnded, ConnectionError, OSError):
+            await self._send(writer, record)
+        writer.close()
+
+
+async def _read_before(reader: asyncio.StreamReader, expiry: Expiry, now: float) -> bytes:
+    try:
+        async with asyncio.timeout(max(0.0, expiry.at - now)):
+            return await reader.read(READ_CHUNK)
+    except TimeoutError:
+        raise ConnectionEnded(expiry.detail, Error(reason=expiry.reason, detail=expiry.detail)) from None
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    address = writer.get_extra_info("peername")
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
