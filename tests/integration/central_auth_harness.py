@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,15 +21,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-
 from central_auth.healthcheck import check
 from evcharging import db, topics
-from evcharging.codec import decode
 from evcharging.framing import FrameDecoder
-from evcharging.kafka import consumer_config
 from evcharging.messages import EngineHealth, Message
 from evcharging.wire import Authenticate, Error, Record, Register, Registered, from_frame, to_frame
+from tests.support.kafka import TopicTail
 from tests.support.stack import ROOT, Infra
 from tests.support.waiting import wait_until
 
@@ -208,31 +204,23 @@ def refusal_reason(reply: Record | None) -> str:
 
 class CpEvents:
     """The CP events (connections, faults, recoveries) published from now on,
-    read from every partition of their topics and grouped by CP id."""
+    merged across their topics, per CP id, in the order they were sent."""
 
     def __init__(self, infra: Infra) -> None:
-        self._consumer = Consumer(consumer_config(infra.kafka_bootstrap, f"test-{uuid.uuid4().hex}"))
-        assignment = []
-        for topic in CP_TOPICS:
-            for partition in range(topic.partitions):
-                _low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic.name, partition), timeout=10
-                )
-                assignment.append(TopicPartition(topic.name, partition, high))
-        self._consumer.assign(assignment)
-        self._by_cp: dict[str, list[tuple[str, Message]]] = {}
+        self._tail = TopicTail(infra.kafka_bootstrap, CP_TOPICS)
 
     def close(self) -> None:
-        self._consumer.close()
+        self._tail.close()
 
     def of(self, cp_id: str) -> list[Message]:
         """Everything received so far about `cp_id`, in the order it was sent."""
-        self._drain()
-        received = self._by_cp.get(cp_id, [])
+        merged: list[Message] = []
         for topic in CP_TOPICS:  # Kafka keeps each topic's order: it must be the order of sending
-            sent = [message.sent_at for name, message in received if name == topic.name]
+            received = [message for message in self._tail.of(cp_id, topic) if isinstance(message, Message)]
+            sent = [message.sent_at for message in received]
             assert sent == sorted(sent), f"{topic.name} delivered {cp_id}'s events out of order"
-        return sorted((message for _, message in received), key=lambda message: message.sent_at)
+            merged += received
+        return sorted(merged, key=lambda message: message.sent_at)
 
     def types_of(self, cp_id: str) -> list[str]:
         return [message.type for message in self.of(cp_id)]  # type: ignore[attr-defined]
@@ -245,18 +233,3 @@ class CpEvents:
             return events[:count] if len(events) >= count else None
 
         return wait_until(arrived, timeout, f"{count} events about {cp_id}")
-
-    def _drain(self) -> None:
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            record = self._consumer.poll(0.1)
-            if record is None:
-                return
-            topic, raw_key = record.topic(), record.key()
-            if record.error() or topic is None:
-                continue
-            assert raw_key is not None, f"{topic}: a CP event without a key"
-            message = decode(topic, record.value())
-            key = raw_key.decode()
-            assert key == message.cp_id, f"{topic}: key {key!r} but cp_id {message.cp_id!r}"
-            self._by_cp.setdefault(key, []).append((topic, message))

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 
-from evcharging.codec import decode
+from evcharging.codec import decode, key_of
 from evcharging.kafka import consumer_config
-from evcharging.topics import Topic
+from evcharging.topics import BY_NAME, Topic
 from tests.support.waiting import wait_until
 
 
@@ -48,6 +48,8 @@ class TopicTail:
         while (record := self._consumer.poll(0.05)) is not None:
             if record.error() is not None or record.key() is None:
                 continue
-            topic = record.topic() or ""
-            key = bytes(record.key() or b"").decode()
-            self._by_key.setdefault(key, []).append((topic, decode(topic, record.value())))
+            topic = BY_NAME[record.topic() or ""]
+            key = bytes(record.key() or b"")
+            message = decode(topic, record.value())
+            assert key_of(topic, message) == key, f"{topic.name}: key {key!r} does not match {message!r}"
+            self._by_key.setdefault(key.decode(), []).append((topic.name, message))

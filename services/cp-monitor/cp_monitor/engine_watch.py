@@ -83,6 +83,7 @@ class EngineWatch:
         self._last_address: tuple[str, int] | None = None
 
     async def wait_attached(self) -> Attached:
+        """The engine's identity, once attached and checked a first time."""
         await self._attached.wait()
         assert self.identity is not None
         return self.identity
@@ -93,6 +94,8 @@ class EngineWatch:
             if self.connection is None:
                 await self._attach()
             await self._check()
+            if self.connection is not None:
+                self._attached.set()  # only now: the CP is announced with its engine's real health
             beat()
             await asyncio.sleep(self.period)
 
@@ -179,6 +182,5 @@ class EngineWatch:
                 log.debug("engine %s already has a monitor", address)
             return False
         self.connection, self.identity, self._last_address = connection, reply, address
-        self._attached.set()
         log.info("attached to the engine at %s:%d (CP %s)", *address, reply.cp_id or "not yet assigned")
         return True
