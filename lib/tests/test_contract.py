@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from evcharging import messages as m
 from evcharging import topics
 from evcharging.codec import ContractError, decode, encode, key_of

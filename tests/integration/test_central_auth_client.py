@@ -17,7 +17,7 @@ import pytest
 
 from evcharging.auth_client import AuthClient, AuthRefused, Backoff, CpProfile, FileCredentialStore, LinkState
 from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault, Recovery
-from tests.integration.central_auth_harness import CpEvents, TestRun, central_auth, free_port
+from tests.support.central_auth import CpEvents, TestRun, central_auth, free_port
 from tests.support.stack import ROOT, Infra
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 
 from evcharging.framing import MAX_PAYLOAD, FrameDecoder, encode_frame
 from evcharging.wire import Error, FrameType, Ping, Pong, Reason
-from tests.integration.central_auth_harness import AuthProcess, TestRun, WireClient, central_auth
+from tests.support.central_auth import AuthProcess, TestRun, WireClient, central_auth
 from tests.support.stack import Infra
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 from evcharging.auth_client import AuthClient, Backoff, CpProfile, LinkState
 from evcharging.messages import EngineHealth
 from evcharging.wire import Claim, Claimed
-from tests.integration.central_auth_harness import AuthProcess, TestRun, WireClient, central_auth
+from tests.support.central_auth import AuthProcess, TestRun, WireClient, central_auth
 from tests.support.stack import Infra
 
 pytestmark = pytest.mark.integration

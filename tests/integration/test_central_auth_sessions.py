@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,7 @@ from evcharging import db
 from evcharging.framing import encode_frame
 from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault, Recovery
 from evcharging.wire import Authenticated, Error, FrameType, Heartbeat, HeartbeatAck, Reason, Register
-from tests.integration.central_auth_harness import (
+from tests.support.central_auth import (
     AuthProcess,
     CpEvents,
     TestRun,
@@ -143,17 +145,24 @@ def test_registration_needs_the_operator_key_and_never_overwrites_a_credential(
     cp_id = run.new_cp_id()
     with WireClient(server.port) as client:
         refused = client.request(
-            Register(enrolment_key="not-the-operators-key", cp_id=cp_id, location="x", price_per_kwh=1)
+            Register(
+                enrolment_key="not-the-operators-key", cp_id=cp_id, location="x", price_per_kwh=Decimal(1)
+            )
         )
         assert refusal_reason(refused) == "bad_enrolment_key"
         credential = client.register(run, cp_id, price="0.415")
         again = client.request(
-            Register(enrolment_key=run.enrolment_key, cp_id=cp_id, location="elsewhere", price_per_kwh=1)
+            Register(
+                enrolment_key=run.enrolment_key, cp_id=cp_id, location="elsewhere", price_per_kwh=Decimal(1)
+            )
         )
         assert refusal_reason(again) == "already_registered"
         reserved = client.request(
             Register(
-                enrolment_key=run.enrolment_key, cp_id=f"{run.auto_prefix}123", location="x", price_per_kwh=1
+                enrolment_key=run.enrolment_key,
+                cp_id=f"{run.auto_prefix}123",
+                location="x",
+                price_per_kwh=Decimal(1),
             )
         )
         assert refusal_reason(reserved) == "reserved_id"
@@ -207,12 +216,12 @@ def test_a_restart_announces_every_registered_cp_disconnected_before_serving(
     assert restarted.detail == "central-auth restarted"
 
 
-def _row(infra: Infra, cp_id: str) -> dict[str, object]:
+def _row(infra: Infra, cp_id: str) -> dict[str, Any]:
     connection = db.connect(infra.database)
     try:
         with db.cursor(connection) as cur:
             cur.execute("SELECT * FROM charging_points WHERE id = %s", (cp_id,))
-            row: dict[str, object] = cur.fetchone()
+            row: dict[str, Any] = cur.fetchone()
             return row
     finally:
         connection.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import mysql.connector.aio
-from evcharging.db import connect, cursor
 
+from evcharging.db import connect, cursor
 from tests.support.stack import Infra
 
 CP_STATES = {"desconectado", "activado", "parado", "suministrando", "averiado"}

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
 from evcharging.kafka import consumer_config, producer_config
 from evcharging.partitioning import partition_for
-
 from tests.support.stack import Infra
 from tests.support.waiting import wait_until
 

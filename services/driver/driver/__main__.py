@@ -1,14 +1,8 @@
-"""Entry point of driver: `python -m driver`."""
+"""Entry point: `python -m driver …` and the `driver` command in the image."""
 
-from evcharging.health import keep_alive
-from evcharging.logs import setup
+import sys
 
-
-def main() -> None:
-    log = setup("driver")
-    log.info("driver is alive")
-    keep_alive()
-
+from driver.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The worker's view of Kafka and MariaDB, kept current by one background thread.
+
+Each gunicorn worker is its own process with its own board, so each starts its
+own feed: a consumer with a private, never-committed group that *assigns* the
+partitions it needs (no rebalancing between workers, no shared offsets):
+
+- `estado_cp` from the beginning: it is compacted, so this is the latest status
+  of every CP;
+- requests, driver responses, tickets and operator commands from `window` ago,
+  for the requests in progress and the event log.
+
+CPs registered in MariaDB but never seen on the topic are read from
+`charging_points` every `db_every` seconds. The loop survives a broker or
+database restart: it reconnects and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+
+from central_web.board import Board
+from central_web.live import LiveBoard
+from evcharging import db
+from evcharging.codec import ContractError, decode
+from evcharging.config import DatabaseSettings
+from evcharging.kafka import consumer_config
+from evcharging.messages import Message, new_id
+from evcharging.topics import CP_STATUS, DRIVER_RESPONSES, OPERATOR_COMMANDS, SUPPLY_REQUESTS, TICKETS, Topic
+
+log = logging.getLogger(__name__)
+
+RECENT_TOPICS: tuple[Topic, ...] = (SUPPLY_REQUESTS, DRIVER_RESPONSES, TICKETS, OPERATOR_COMMANDS)
+
+CP_QUERY = "SELECT id, ubicacion, precio_kwh, estado FROM charging_points"
+
+
+def load_cps(settings: DatabaseSettings) -> list[dict[str, Any]]:
+    """Every registered CP (one short query; a fresh connection each time keeps it simple
+    across database restarts)."""
+    connection = db.connect(settings, attempts=1)
+    try:
+        with db.cursor(connection) as cur:
+            cur.execute(CP_QUERY)
+            return list(cur.fetchall())
+    finally:
+        connection.close()
+
+
+def load_cp(settings: DatabaseSettings, cp_id: str) -> list[dict[str, Any]]:
+    connection = db.connect(settings, attempts=1)
+    try:
+        with db.cursor(connection) as cur:
+            cur.execute(CP_QUERY + " WHERE id = %s", (cp_id,))
+            return list(cur.fetchall())
+    finally:
+        connection.close()
+
+
+class Feed(threading.Thread):
+    def __init__(
+        self,
+        live: LiveBoard,
+        bootstrap: str,
+        database: DatabaseSettings | None,
+        window: timedelta = timedelta(minutes=15),
+        db_every: float = 10.0,
+    ) -> None:
+        super().__init__(name="central-web-feed", daemon=True)
+        self.live = live
+        self.bootstrap = bootstrap
+        self.database = database
+        self.window = window
+        self.db_every = db_every
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except Exception as error:
+                log.warning("feed interrupted (%s); reconnecting", error)
+                self.live.set_feed(False, False)
+                self._stop.wait(2)
+
+    def _follow(self) -> None:
+        consumer = Consumer(
+            consumer_config(
+                self.bootstrap,
+                f"central-web-{new_id()}",
+                **{"enable.partition.eof": False, "client.id": "central-web"},
+            )
+        )
+        try:
+            self._refresh_database()  # the DB's CPs show even while Kafka is unreachable
+            ends = self._assign(consumer)
+            self.live.set_feed(True, not ends)
+            next_db = 0.0
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_db:
+                    self._refresh_database()
+                    next_db = now + self.db_every
+                batch = self._poll(consumer)
+                for raw in batch:
+                    key = (raw.topic(), raw.partition())
+                    if key in ends and raw.offset() + 1 >= ends[key]:
+                        del ends[key]
+                messages = [m for m in (_decoded(raw) for raw in batch) if m is not None]
+                self.live.change(partial(_apply_all, messages=messages, now=datetime.now(UTC)))
+                self.live.set_feed(True, not ends)
+        finally:
+            consumer.close()
+
+    def _assign(self, consumer: Consumer) -> dict[tuple[str, int], int]:
+        """Assign every partition; return the status partitions' ends (caught up when read)."""
+        since_ms = int((datetime.now(UTC) - self.window).timestamp() * 1000)
+        recent = [TopicPartition(t.name, p, since_ms) for t in RECENT_TOPICS for p in range(t.partitions)]
+        try:
+            starts = consumer.offsets_for_times(recent, timeout=10)
+            statuses = [
+                TopicPartition(CP_STATUS.name, p, OFFSET_BEGINNING) for p in range(CP_STATUS.partitions)
+            ]
+            ends = {}
+            for tp in statuses:
+                low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+                if high > low:
+                    ends[(tp.topic, tp.partition)] = int(high)
+        except KafkaException as error:
+            raise ConnectionError(f"Kafka at {self.bootstrap}: {error}") from None
+        for tp in starts:
+            if tp.offset < 0:
+                tp.offset = OFFSET_END
+        consumer.assign(statuses + list(starts))
+        return ends
+
+    def _poll(self, consumer: Consumer) -> list[Any]:
+        """Wait a little for a first message, then take what is already there (bounded)."""
+        batch: list[Any] = []
+        raw = consumer.poll(0.25)
+        while raw is not None and len(batch) < 1000:
+            if raw.error() is None:
+                batch.append(raw)
+            raw = consumer.poll(0)
+        return batch
+
+    def _refresh_database(self) -> None:
+        if self.database is None:
+            return
+        try:
+            rows = load_cps(self.database)
+        except Exception as error:
+            log.warning("could not read charging_points: %s", error)
+            return
+        now = datetime.now(UTC)
+        self.live.change(lambda board: board.load_database(rows, now))
+
+
+def _apply_all(board: Board, messages: list[Message], now: datetime) -> bool:
+    changed = board.expire(now)
+    for message in messages:
+        changed = board.apply(message, now) or changed
+    return changed
+
+
+def _decoded(raw: Any) -> Message | None:
+    try:
+        message: Message = decode(raw.topic(), raw.value())
+    except ContractError as error:
+        log.warning("skipped a message that breaks the contract: %s", error)
+        return None
+    return message

@@ -1,0 +1,146 @@
+"""The use cases with a fake bus: spacing of a file run, missed tickets, timeouts."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from driver import commands
+from driver.batch import BatchLine
+from driver.bus import Received
+from driver.commands import Timing
+from driver.outcome import Result
+from driver.output import JsonOutput
+from evcharging.messages import (
+    DenialReason,
+    EndReason,
+    Message,
+    SupplyAuthorised,
+    SupplyDenied,
+    SupplyRequest,
+    Ticket,
+    utc_now,
+)
+
+
+class FakeBus:
+    """Answers each request at once, as the scripted `answers` say."""
+
+    driver_id = "DRV001"
+
+    def __init__(self, inbox: FakeInbox, answers: dict[str, str]) -> None:
+        self.inbox = inbox
+        self.answers = answers
+        self.sent: list[SupplyRequest] = []
+
+    def send(self, request: SupplyRequest) -> None:
+        self.sent.append(request)
+        answer = self.answers[request.cp_id]
+        if answer == "deny":
+            self.inbox.push(
+                SupplyDenied(
+                    request_id=request.request_id,
+                    cp_id=request.cp_id,
+                    driver_id="DRV001",
+                    reason=DenialReason.CP_BUSY,
+                )
+            )
+        elif answer == "charge":
+            session = f"s-{request.request_id}"
+            self.inbox.push(
+                SupplyAuthorised(
+                    request_id=request.request_id,
+                    session_id=session,
+                    cp_id=request.cp_id,
+                    driver_id="DRV001",
+                    price_per_kwh=Decimal("0.3"),
+                )
+            )
+            self.inbox.push(ticket(session, request.cp_id))
+
+
+class FakeInbox:
+    def __init__(self) -> None:
+        self.queue: list[Received] = []
+        self.committed: list[int] = []
+        self.shown: set[str] = set()
+        self.offset = 0
+
+    def push(self, message: Message) -> None:
+        self.queue.append(Received("t", 0, self.offset, message))
+        self.offset += 1
+
+    def poll(self, timeout: float) -> list[Received]:
+        items, self.queue = self.queue, []
+        return items
+
+    def backlog(self) -> list[Received]:
+        return self.poll(0)
+
+    def seen(self, item: Received) -> None:
+        self.committed.append(item.offset)
+        self.shown.add(str(getattr(item.message, "ticket_id", "")))
+
+    def was_shown(self, ticket_id: str) -> bool:
+        return ticket_id in self.shown
+
+
+def ticket(session: str, cp_id: str, driver: str = "DRV001") -> Ticket:
+    now = utc_now()
+    return Ticket(
+        ticket_id=session,
+        cp_id=cp_id,
+        driver_id=driver,
+        started_at=now - timedelta(minutes=5),
+        ended_at=now,
+        kwh=Decimal(2),
+        price_per_kwh=Decimal("0.3"),
+        total_eur=Decimal("0.60"),
+        ended_by=EndReason.UNPLUGGED,
+    )
+
+
+def events(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_file_run_pauses_4_s_between_services_and_sums_up() -> None:
+    inbox = FakeInbox()
+    bus = FakeBus(inbox, {"CP1": "charge", "CP2": "deny", "CP3": "charge"})
+    pauses: list[float] = []
+    out = io.StringIO()
+    lines = [BatchLine(1, "CP1"), BatchLine(2, "CP2"), BatchLine(3, "CP3")]
+
+    summary = commands.run_file(bus, inbox, JsonOutput(out), lines, Timing(), pause=pauses.append)  # type: ignore[arg-type]
+
+    assert pauses == [4.0, 4.0]
+    assert [o.result for o in summary.outcomes] == [Result.CHARGED, Result.DENIED, Result.CHARGED]
+    assert summary.kwh == Decimal(4)
+    assert summary.eur == Decimal("1.20")
+    last = events(out)[-1]
+    assert last["event"] == "summary"
+    assert last["charged"] == 2
+
+
+def test_a_silent_central_times_out() -> None:
+    inbox = FakeInbox()
+    bus = FakeBus(inbox, {"CP1": "silent"})
+    outcome = commands.charge(bus, inbox, JsonOutput(io.StringIO()), "CP1", Timing(answer=0.2, grace=0.1))  # type: ignore[arg-type]
+    assert outcome.result is Result.NO_ANSWER
+    assert commands.exit_status(outcome) == commands.EXIT_NO_ANSWER
+    assert bus.sent[0].expires_at - bus.sent[0].sent_at <= timedelta(seconds=0.3)
+
+
+def test_missed_tickets_are_shown_once_and_only_mine() -> None:
+    inbox = FakeInbox()
+    inbox.push(ticket("old", "CP9"))
+    inbox.push(ticket("theirs", "CP9", driver="DRV002"))
+    inbox.push(ticket("old", "CP9"))
+    out = io.StringIO()
+    count = commands.show_missed_tickets(FakeBus(inbox, {}), inbox, JsonOutput(out))  # type: ignore[arg-type]
+    assert count == 1
+    assert [e["ticket"]["ticket_id"] for e in events(out)] == ["old"]
+    assert inbox.committed == [0]
