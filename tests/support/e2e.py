@@ -1,0 +1,107 @@
+"""The running compose stack as the end-to-end tests drive it: only through the ways
+users have — `docker compose exec/kill/start`, the driver's and the engine's
+commands, the status page's API — plus MariaDB to check what was stored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from evcharging.db import connect, cursor
+from tests.support.stack import compose, dotenv, infra_addresses
+from tests.support.waiting import wait_until
+from tests.support.web import Client
+
+
+class Stack:
+    def __init__(self) -> None:
+        env = dotenv()
+        self.web = Client(f"http://127.0.0.1:{env.get('WEB_HOST_PORT', '8080')}")
+        self.operator = {"Authorization": f"Bearer {env['OPERATOR_PASSWORD']}"}
+        self.database = infra_addresses().database
+
+    # --- the charging points -------------------------------------------------------
+
+    def charger(self, index: int, *args: str) -> dict[str, Any]:
+        """`docker compose exec --index N cp-engine charger ARGS --json`, parsed."""
+        result = compose(
+            "exec", "-T", "--index", str(index), "cp-engine", "charger", *args, "--json", check=False
+        )
+        if not result.stdout.strip():
+            raise AssertionError(f"charger {' '.join(args)} printed nothing: {result.stderr}")
+        reply: dict[str, Any] = json.loads(result.stdout)
+        return reply
+
+    def engine_ids(self, replicas: int) -> list[str | None]:
+        return [self.charger(index, "status")["status"]["cp_id"] for index in range(1, replicas + 1)]
+
+    def wait_engine_ids(self, replicas: int, timeout: float = 90) -> list[str]:
+        """The CP id of every engine replica, once each has one."""
+
+        def all_assigned() -> list[str] | None:
+            ids = self.engine_ids(replicas)
+            return [i for i in ids if i] if all(ids) else None
+
+        return wait_until(all_assigned, timeout, f"{replicas} engines to get their CP ids", interval=1)
+
+    # --- the status page's API ------------------------------------------------------
+
+    def cps(self) -> dict[str, dict[str, Any]]:
+        status, body = self.web.get("/api/cps")
+        assert status == 200, body
+        return {tile["cp_id"]: tile for tile in body}
+
+    def wait_states(self, expected: dict[str, str], timeout: float = 60) -> dict[str, dict[str, Any]]:
+        """Wait until every CP in `expected` shows the given state on the page."""
+
+        def reached() -> dict[str, dict[str, Any]] | None:
+            tiles = self.cps()
+            return (
+                tiles
+                if all(tiles.get(cp, {}).get("state") == state for cp, state in expected.items())
+                else None
+            )
+
+        return wait_until(reached, timeout, f"the page to show {expected}", interval=0.5)
+
+    def operate(self, path: str) -> dict[str, Any]:
+        status, body = self.web.post(path, headers=self.operator)
+        assert status == 202, body
+        return dict(body)
+
+    # --- the driver ------------------------------------------------------------------
+
+    def driver(self, driver_id: str, *args: str, timeout: float = 300) -> list[dict[str, Any]]:
+        """`driver --json ...` in the driver container: its JSON Lines (or array), parsed."""
+        result = compose(
+            "exec",
+            "-T",
+            "driver",
+            "driver",
+            "--driver",
+            driver_id,
+            "--json",
+            *args,
+            timeout=timeout,
+            check=False,
+        )
+        return parse_json_output(result)
+
+    # --- what was stored --------------------------------------------------------------
+
+    def query(self, sql: str, *params: object) -> list[dict[str, Any]]:
+        connection = connect(self.database)
+        try:
+            with cursor(connection) as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        finally:
+            connection.close()
+
+
+def parse_json_output(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    text = result.stdout.strip()
+    if text.startswith("["):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
