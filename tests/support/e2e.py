@@ -9,9 +9,11 @@ import subprocess
 from typing import Any
 
 from evcharging.db import connect, cursor
-from tests.support.stack import compose, dotenv, infra_addresses
+from tests.support.stack import ROOT, compose, dotenv, infra_addresses
 from tests.support.waiting import wait_until
 from tests.support.web import Client
+
+COMPOSE = ("docker", "compose")
 
 
 class Stack:
@@ -87,6 +89,33 @@ class Stack:
             check=False,
         )
         return parse_json_output(result)
+
+    def start_driver(self, driver_id: str, *args: str) -> subprocess.Popen[str]:
+        """The same as `driver`, in the background: collect it with `finish`."""
+        return subprocess.Popen(
+            [*COMPOSE, "exec", "-T", "driver", "driver", "--driver", driver_id, "--json", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def finish(self, process: subprocess.Popen[str], timeout: float = 300) -> list[dict[str, Any]]:
+        stdout, stderr = process.communicate(timeout=timeout)
+        return parse_json_output(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
+
+    def write_in_driver(self, path: str, text: str) -> None:
+        """Put a file in the driver's container, as a user would with `docker compose cp`."""
+        subprocess.run(
+            [*COMPOSE, "exec", "-T", "driver", "sh", "-c", f"cat > {path}"],
+            cwd=ROOT,
+            input=text,
+            text=True,
+            check=True,
+            timeout=60,
+        )
 
     # --- what was stored --------------------------------------------------------------
 
