@@ -1,0 +1,165 @@
+"""SPEC's failure table on the real compose stack: kill (SIGKILL) a component in
+the middle of a supply, start it again, and count what was stored afterwards:
+every ticket exactly once, billed kWh equal to what the engine reported, and
+every service back to healthy."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from evcharging import messages as m
+from evcharging.topics import SUPPLY_ENDED, TELEMETRY, TICKETS
+from tests.support.e2e import Stack
+from tests.support.kafka import TopicTail
+from tests.support.stack import compose, infra_addresses, make
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def cp_id(stack: Stack) -> str:
+    scaled = make("scale", "CP=1")
+    assert scaled.returncode == 0, scaled.stdout + scaled.stderr
+    (only,) = stack.wait_engine_ids(1)
+    stack.wait_states({only: "activado"})
+    return only
+
+
+def crash(service: str) -> Callable[[], None]:
+    def kill_and_start() -> None:
+        compose("kill", "-s", "SIGKILL", service)
+        compose("start", service)
+
+    return kill_and_start
+
+
+def all_healthy() -> bool:
+    containers = [json.loads(line) for line in compose("ps", "--format", "json").stdout.splitlines() if line]
+    return all(c["Health"] in ("healthy", "") for c in containers) and bool(containers)
+
+
+@dataclass(frozen=True)
+class Billed:
+    ticket_id: str
+    kwh: Decimal
+    ended_by: str
+
+
+def supply_through(
+    stack: Stack, cp: str, driver_id: str, disruption: Callable[[], None]
+) -> tuple[Billed, Decimal]:
+    """Charge at `cp`, disrupt the system mid-supply, and return what was billed
+    and the energy the engine reported, once the supply has ended."""
+    observer = TopicTail(infra_addresses().kafka_bootstrap, [TELEMETRY, SUPPLY_ENDED, TICKETS])
+    started = time.time()
+    charging = stack.start_driver(driver_id, "charge", cp)
+    try:
+        stack.wait_states({cp: "suministrando"}, timeout=30)
+        disruption()
+        row = wait_until(
+            lambda: ended_supply(stack, cp, driver_id, started),
+            180,
+            f"{driver_id}'s supply at {cp} to be billed",
+            1,
+        )
+    finally:
+        charging.kill()
+    session = row["id"]
+    reported = reported_energy(observer, cp, session)
+    tickets = [
+        t for t in observer.of(driver_id, TICKETS) if isinstance(t, m.Ticket) and t.ticket_id == session
+    ]
+    observer.close()
+    assert len(tickets) == 1, f"{len(tickets)} tickets on Kafka for session {session}"
+    assert tickets[0].kwh == row["consumo_kwh"]
+    return Billed(session, row["consumo_kwh"], row["estado"]), reported
+
+
+def ended_supply(stack: Stack, cp: str, driver_id: str, since: float) -> dict[str, Any] | None:
+    rows = stack.query(
+        "SELECT * FROM suministros"
+        " WHERE cp_id = %s AND conductor_id = %s AND fecha_inicio >= FROM_UNIXTIME(%s)",
+        cp,
+        driver_id,
+        int(since) - 5,
+    )
+    assert len(rows) <= 1, f"{len(rows)} supplies stored for one request: {rows}"
+    return rows[0] if rows and rows[0]["estado"] != "en_curso" else None
+
+
+def reported_energy(observer: TopicTail, cp: str, session: str) -> Decimal:
+    """The final figure the engine sent: its SupplyEnded, or else its last telemetry."""
+
+    def final() -> Decimal | None:
+        ended = [
+            e
+            for e in observer.of(cp, SUPPLY_ENDED)
+            if isinstance(e, m.SupplyEnded) and e.session_id == session
+        ]
+        if ended:
+            return ended[-1].kwh
+        telemetry = [
+            t for t in observer.of(cp, TELEMETRY) if isinstance(t, m.Telemetry) and t.session_id == session
+        ]
+        return max((t.kwh for t in telemetry), default=None)
+
+    return wait_until(final, 30, f"the engine's figures for {session}")
+
+
+def back_to_normal(stack: Stack, cp: str) -> None:
+    wait_until(all_healthy, 180, "every service to be healthy again", interval=2)
+    stack.wait_states({cp: "activado"}, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["central-auth", "central-stream", "central-web", "kafka", "mariadb"],
+)
+def test_a_central_or_infrastructure_crash_loses_nothing(stack: Stack, cp_id: str, service: str) -> None:
+    billed, reported = supply_through(stack, cp_id, "DRV009", crash(service))
+    assert billed.kwh == reported
+    assert billed.ended_by == "unplugged"
+    back_to_normal(stack, cp_id)
+
+
+def test_an_engine_crash_is_a_fault_billed_up_to_its_last_report(stack: Stack, cp_id: str) -> None:
+    def kill_engine() -> None:
+        compose("kill", "-s", "SIGKILL", "cp-engine")
+        stack.wait_states({cp_id: "averiado"}, timeout=10)
+        compose("start", "cp-engine")
+
+    billed, reported = supply_through(stack, cp_id, "DRV010", kill_engine)
+    assert (billed.kwh, billed.ended_by) == (reported, "fault")
+    back_to_normal(stack, cp_id)
+
+
+def test_a_monitor_crash_disconnects_the_cp_but_not_the_supply(stack: Stack, cp_id: str) -> None:
+    def kill_monitor() -> None:
+        compose("kill", "-s", "SIGKILL", "cp-monitor")
+        stack.wait_states({cp_id: "desconectado"}, timeout=10)
+        compose("start", "cp-monitor")
+
+    billed, reported = supply_through(stack, cp_id, "DRV011", kill_monitor)
+    assert billed.kwh == reported
+    back_to_normal(stack, cp_id)
+
+
+def test_a_driver_crash_leaves_the_ticket_waiting_for_it(stack: Stack, cp_id: str) -> None:
+    billed, reported = supply_through(stack, cp_id, "DRV012", crash("driver"))
+    assert (billed.kwh, billed.ended_by) == (reported, "unplugged")
+    shown = wait_until(
+        lambda: [t for t in stack.driver("DRV012", "tickets") if t["ticket_id"] == billed.ticket_id],
+        60,
+        "the driver to show the ticket when it comes back",
+        interval=1,
+    )
+    assert Decimal(shown[0]["kwh"]) == billed.kwh
+    back_to_normal(stack, cp_id)
