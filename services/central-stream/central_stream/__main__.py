@@ -1,13 +1,48 @@
-"""Entry point of central-stream: `python -m central_stream`."""
+"""Entry point of central-stream: `python -m central_stream [worker options]`.
 
-from evcharging.health import keep_alive
-from evcharging.logs import setup
+Starts one Faust worker. Run several (`--scale central-stream=N`, up to the
+partition count) and they share the CPs' partitions between them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import faust
+
+from central_stream.agents import CentralStream
+from central_stream.app import create_app
+from central_stream.registry import CachedRegistry
+from central_stream.settings import StreamSettings
+from central_stream.store import Database, Store
+from evcharging.config import DatabaseSettings
+
+LOG_FORMAT = "%(asctime)s central-stream %(levelname)s %(name)s: %(message)s"
+
+
+def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.App, CentralStream]:
+    app = create_app(settings)
+    store = Store(Database(database, cp_prefix=settings.cp_prefix))
+    registry = CachedRegistry(store, miss_ttl=settings.registry_miss_ttl)
+    return app, CentralStream(app, settings, store, registry)
 
 
 def main() -> None:
-    log = setup("central-stream")
-    log.info("central-stream is alive")
-    keep_alive()
+    settings = StreamSettings.from_env()
+    app, _ = build(settings, DatabaseSettings.from_env())
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging_config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {"aiokafka": {"level": "WARNING"}, "mysql.connector": {"level": "WARNING"}},
+    }
+    worker = faust.Worker(app, loglevel=level, logging_config=logging_config, quiet=True)
+    sys.argv[1:] = []
+    worker.execute_from_commandline()
 
 
 if __name__ == "__main__":

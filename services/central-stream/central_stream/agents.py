@@ -1,0 +1,282 @@
+"""The Faust agent that runs every CP: one agent over all CP-keyed topics.
+
+All of a CP's events — requests, telemetry, ends, faults, recoveries,
+connections, operator commands — share its partition, so the worker that owns
+that partition sees them one at a time, in order, with the CP's record (the
+`cp_state` table) at hand. That is what makes "exactly one of two simultaneous
+requests wins" true without a lock between workers, and what lets workers be
+added up to the partition count.
+
+For each event the agent: parses it against the contract (or dead-letters it),
+applies the rules (rules.py), carries out the effects, then saves the record.
+The order of those last steps is the crash story:
+
+1. database rows first (idempotent upserts),
+2. then the messages, waiting for the broker's acknowledgement,
+3. then the record: into the table, and to its changelog (which *is* the state).
+
+A crash before 3 replays the event from the last commit: the rules see the old
+record and produce the same rows and messages, with the same ids. A crash after
+3 replays it against the new record, which recognises it as already done. So
+nothing is lost, and nothing is billed twice. Live telemetry does not wait for
+acknowledgements: a lost live update is superseded by the next one.
+
+Why the record is not simply assigned (`table[cp] = value`): Faust then only
+*buffers* the changelog write (`send_soon`), and its flush before an offset
+commit gives up on that buffer after 0.1 s — the SIGKILL test caught a commit
+whose record never reached the changelog, and the restarted worker forgot the
+session. So the record goes to the local store and straight to the producer;
+Faust's commit waits for everything the producer holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+import faust
+
+from central_stream import rules
+from central_stream.app import CHANGELOG_CONFIG
+from central_stream.registry import CachedRegistry
+from central_stream.rules import CpRecord, Inbound, Outcome
+from central_stream.settings import StreamSettings
+from central_stream.store import StoreRejected
+from evcharging import health
+from evcharging import topics as t
+from evcharging.codec import ContractError, decode, encode, key_of
+from evcharging.messages import CpState, DeadLetter, Message, SupplyRequest
+from evcharging.partitioning import partition_for
+
+log = logging.getLogger(__name__)
+
+SOURCES: tuple[t.Topic, ...] = (
+    t.SUPPLY_REQUESTS,
+    t.TELEMETRY,
+    t.SUPPLY_ENDED,
+    t.FAULTS,
+    t.RECOVERIES,
+    t.CP_CONNECTIONS,
+    t.OPERATOR_COMMANDS,
+)
+SINKS: tuple[t.Topic, ...] = (t.DRIVER_RESPONSES, t.CP_COMMANDS, t.TICKETS, t.CP_STATUS, t.DEAD_LETTERS)
+SERVICE = "central-stream"
+
+
+class StorePort(Protocol):
+    """What the agent needs of the database (store.Store; a fake in unit tests)."""
+
+    async def save_supply(self, row: rules.SupplyRow) -> None: ...
+
+    async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None: ...
+
+
+class Sink(Protocol):
+    """Publishes a contract message; the awaitable it returns completes on the broker's ack."""
+
+    async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]: ...
+
+
+ChangelogWriter = Callable[[str, str, int], Awaitable[Awaitable[Any]]]
+"""(cp_id, record as JSON, partition) -> an awaitable of the broker's acknowledgement."""
+
+
+class FaustSink:
+    """Publishes through the Faust app's producer (murmur2 on the raw key, acks=all)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._channels = {
+            topic.name: app.topic(topic.name, key_type=bytes, value_type=bytes, partitions=topic.partitions)
+            for topic in SINKS
+        }
+
+    async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
+        channel = self._channels[topic.name]
+        return await channel.send(key=key_of(topic, message), value=encode(message))
+
+
+class CentralStream:
+    """The agent, its table and its housekeeping, wired onto one Faust app."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: StreamSettings,
+        store: StorePort,
+        registry: CachedRegistry,
+        sink: Sink | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        changelog: ChangelogWriter | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.sink: Sink = sink or FaustSink(app)
+        self.clock = clock
+        self.records = app.Table(
+            "cp_state",
+            key_type=str,
+            value_type=str,
+            partitions=settings.partitions,
+            extra_topic_configs=CHANGELOG_CONFIG,
+            help="CP id -> rules.CpRecord as JSON: the facts that make the CP's state",
+        )
+        source = app.topic(*(topic.name for topic in SOURCES), key_type=bytes, value_type=bytes)
+        self.changelog = changelog or self._send_changelog
+        self.agent = app.agent(source, name="cp_events")(self._process)
+        app.timer(settings.housekeeping_interval, name="housekeeping")(self.housekeeping)
+        self._lock = asyncio.Lock()
+        self._reconciled: set[int] = set()
+        self._started = time.monotonic()
+        self.processed = 0
+
+    # --- the agent ----------------------------------------------------------------
+
+    async def _process(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            message = event.message
+            async with self._lock:
+                await self.handle(
+                    message.topic, message.key, message.value, message.partition, message.offset
+                )
+            yield None
+
+    async def handle(
+        self, topic: str, key: bytes | None, raw: bytes | None, partition: int, offset: int
+    ) -> None:
+        """Process one event about one CP, start to end."""
+        cp_id = key.decode("utf-8", "replace") if key else ""
+        if not cp_id.startswith(self.settings.cp_prefix):
+            return  # another deployment's CP (see StreamSettings.cp_prefix)
+        try:
+            event = self._parse(topic, cp_id, raw)
+        except ContractError as error:
+            await self._dead_letter(topic, partition, offset, key, raw, str(error))
+            return
+        await self.registry.look_up(
+            [] if self.registry.cp(cp_id) else [cp_id],
+            [event.driver_id] if isinstance(event, SupplyRequest) else [],
+        )
+        outcome = rules.apply(self.load(cp_id), event, self.registry, self.clock())
+        try:
+            await self.carry_out(cp_id, outcome, partition)
+        except StoreRejected as error:
+            await self._dead_letter(topic, partition, offset, key, raw, f"database rejected it: {error}")
+            return
+        self.processed += 1
+        log.log(
+            logging.DEBUG if outcome.live_only or outcome.record is None else logging.INFO,
+            "%s %s: %s",
+            cp_id,
+            type(event).__name__,
+            outcome.note,
+        )
+
+    def _parse(self, topic: str, cp_id: str, raw: bytes | None) -> Inbound:
+        if topic not in {source.name for source in SOURCES}:
+            raise ContractError(topic, "central-stream does not consume this topic")
+        event: Inbound = decode(topic, raw)
+        if event.cp_id != cp_id:
+            raise ContractError(topic, f"the key {cp_id!r} is not the message's CP {event.cp_id!r}", "cp_id")
+        return event
+
+    async def _send_changelog(self, cp_id: str, value: str, partition: int) -> Awaitable[Any]:
+        """Hand the record to the producer now, in the partition of the CP's events."""
+        topic = self.records.changelog_topic
+        return await topic.send(key=cp_id, value=value, partition=partition)
+
+    def load(self, cp_id: str) -> CpRecord:
+        """The CP's record; a CP never heard of since start-up is desconectado."""
+        raw = self.records.get(cp_id)
+        return CpRecord.model_validate_json(raw) if raw else rules.unknown_cp(cp_id)
+
+    async def carry_out(self, cp_id: str, outcome: Outcome, partition: int) -> None:
+        """Rows, then acknowledged messages, then the record: see the module's docstring."""
+        for effect in outcome.effects:
+            if isinstance(effect, rules.SaveSupply):
+                await self.store.save_supply(effect.row)
+        states = [(e.cp_id, e.state, e.since) for e in outcome.effects if isinstance(e, rules.SaveCpState)]
+        await self.store.save_cp_states(states)
+        acks = [
+            await self.sink.publish(e.topic, e.message) for e in outcome.effects if isinstance(e, rules.Send)
+        ]
+        if acks and not outcome.live_only:
+            await asyncio.gather(*acks)
+        if outcome.record is not None:
+            value = outcome.record.model_dump_json()
+            self.records.data[cp_id] = value  # the local copy, without Faust's buffered changelog write
+            written = await self.changelog(cp_id, value, partition)
+            if not outcome.live_only:
+                await written
+
+    async def _dead_letter(
+        self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, reason: str
+    ) -> None:
+        log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason)
+        letter = DeadLetter(
+            message_id=rules.derived_id("dead", topic, str(partition), str(offset)),
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key.decode("utf-8", "replace") if key is not None else None,
+            payload=(raw or b"").decode("utf-8", "replace")[:100_000],
+            reason=reason[:1000],
+            service=SERVICE,
+        )
+        await (await self.sink.publish(t.DEAD_LETTERS, letter))
+
+    # --- housekeeping ---------------------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """Every few seconds: say we are alive, follow the registry, and make the
+        database and `estado_cp` show every CP this worker (newly) owns."""
+        health.beat()
+        if self.registry.age >= self.settings.registry_refresh:
+            await self.registry.reload()
+        owned = self.owned_partitions()
+        if owned is None:
+            return  # rebalancing or recovering the table: not now
+        fresh = owned - self._reconciled
+        due = {cp for cp in self.registry.cps if self._partition_of(cp) in fresh}
+        due |= {cp for cp in self.registry.take_new_cps() if self._partition_of(cp) in owned}
+        if owned != self._reconciled:
+            log.info(
+                "owning partitions %s (%.1f s after start)", sorted(owned), time.monotonic() - self._started
+            )
+        self._reconciled = owned
+        if due:
+            await self.reconcile(due)
+
+    def owned_partitions(self) -> set[int] | None:
+        """The partitions of CP events this worker processes now, None while that is changing."""
+        app = self.app
+        recovery = cast(Any, app.tables).recovery
+        if app.rebalancing or app.in_recovery or not recovery.completed.is_set():
+            return None
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == t.SUPPLY_REQUESTS.name}
+
+    def _partition_of(self, cp_id: str) -> int:
+        return partition_for(cp_id, self.settings.partitions)
+
+    async def reconcile(self, cp_ids: Iterable[str]) -> None:
+        """Write and publish the state of these CPs as this worker knows it: a CP
+        heard of since start-up shows its recorded state, any other is desconectado
+        (SPEC step 1). Run when partitions are assigned, so a restart repairs
+        whatever a crash left half-published."""
+        now = self.clock()
+        async with self._lock:
+            records = [self.load(cp_id) for cp_id in sorted(cp_ids)]
+            await self.store.save_cp_states([(r.cp_id, r.state, now) for r in records])
+            acks = []
+            for record in records:
+                info = self.registry.cp(record.cp_id)
+                if info is not None:
+                    status = rules.status_of(record, info, f"reconcile-{now.isoformat()}")
+                    acks.append(await self.sink.publish(t.CP_STATUS, status))
+            await asyncio.gather(*acks)
+        log.info("published the state of %d CPs", len(records))
