@@ -10,6 +10,7 @@ Kafka and MariaDB neither disturb these nor are disturbed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -122,6 +123,7 @@ class Run:
             "STREAM_APP_ID": self.app_id,
             "STREAM_CP_PREFIX": self.prefix,
             "REGISTRY_REFRESH": "1",
+            "STREAM_STALL_LIMIT": "15",
             "HEALTH_FILE": str(self.tmp / f"alive-{uuid.uuid4().hex[:6]}"),
             "STREAM_DATA_DIR": str(self.tmp / "data"),
             **extra,
@@ -172,9 +174,13 @@ def run(infra: Infra) -> Iterator[Run]:
 # --- worker processes -----------------------------------------------------------------------------
 
 
+SUPERVISED = 'while "$1" -m central_stream; [ $? -eq 70 ]; do echo "ended by its watchdog: restarting"; done'
+
+
 @dataclass
 class Worker:
-    """`python -m central_stream` as a child process, its log in a file."""
+    """`python -m central_stream` as a child process, its log in a file, restarted
+    when its watchdog ends it (exit 70) — as Docker's restart policy does."""
 
     process: subprocess.Popen[bytes]
     log: Path
@@ -184,10 +190,11 @@ class Worker:
         log = run.tmp / f"{name}-{uuid.uuid4().hex[:6]}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "central_stream"],
+                ["bash", "-c", SUPERVISED, "central-stream", sys.executable],
                 env=run.worker_env(**env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return cls(process, log)
 
@@ -201,20 +208,22 @@ class Worker:
             return None
         return {int(p) for p in found[-1].split(",") if p.strip()}
 
+    def _signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, number)
+
     def kill(self) -> None:
         """SIGKILL: no goodbye, no commit, no flush."""
-        if self.process.poll() is None:
-            self.process.kill()
+        self._signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+                self.kill()
 
     def assert_alive(self) -> None:
         assert self.process.poll() is None, f"worker exited:\n{self.text()[-3000:]}"

@@ -46,6 +46,7 @@ from central_stream.registry import CachedRegistry
 from central_stream.rules import CpRecord, Inbound, Outcome
 from central_stream.settings import StreamSettings
 from central_stream.store import StoreRejected
+from central_stream.watchdog import Watchdog
 from evcharging import health
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode, encode, key_of
@@ -133,12 +134,15 @@ class CentralStream:
         self._lock = asyncio.Lock()
         self._reconciled: set[int] = set()
         self._started = time.monotonic()
+        self._last_event = time.monotonic()
+        self._watchdog = Watchdog(settings.kafka_bootstrap, settings.app_id, SOURCES, settings.stall_limit)
         self.processed = 0
 
     # --- the agent ----------------------------------------------------------------
 
     async def _process(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
+            self._last_event = time.monotonic()
             message = event.message
             async with self._lock:
                 await self.handle(
@@ -251,6 +255,14 @@ class CentralStream:
         self._reconciled = owned
         if due:
             await self.reconcile(due)
+        await self._check_progress(owned)
+
+    async def _check_progress(self, owned: set[int]) -> None:
+        idle_for = time.monotonic() - self._last_event
+        if await asyncio.to_thread(self._watchdog.stalled, owned, idle_for):
+            self._watchdog.end_process()
+        if idle_for >= self._watchdog.limit:
+            self._last_event = time.monotonic()  # checked: look again after another limit
 
     def owned_partitions(self) -> set[int] | None:
         """The partitions of CP events this worker processes now, None while that is changing."""

@@ -41,6 +41,9 @@ class StreamSettings:
     """Serve only CPs whose id starts with this (empty: all). Lets test runs share
     one broker and database without answering each other's CPs."""
     data_dir: Path = Path(tempfile.gettempdir()) / "central-stream"
+    stall_limit: float = 30.0
+    """Seconds without processing an event, while events wait on owned partitions,
+    after which the worker ends itself to be restarted (watchdog.py)."""
     housekeeping_interval: float = 1.0
     """Seconds between housekeeping rounds: liveness, registry, newly owned CPs."""
 
@@ -59,5 +62,6 @@ class StreamSettings:
             registry_refresh=env_float("REGISTRY_REFRESH", cls.registry_refresh),
             registry_miss_ttl=env_float("REGISTRY_MISS_TTL", cls.registry_miss_ttl),
             cp_prefix=env("STREAM_CP_PREFIX", cls.cp_prefix),
+            stall_limit=env_float("STREAM_STALL_LIMIT", cls.stall_limit),
             data_dir=Path(env("STREAM_DATA_DIR", str(cls.data_dir))),
         )

@@ -1,0 +1,69 @@
+"""Notices a worker that owns partitions with unread events but processes none.
+
+Faust now and then ends a rebalance with its partitions assigned, its recovery
+"complete", and its fetcher silent. The worker is built to survive a SIGKILL
+(every sink is idempotent, every record is on a changelog, offsets are committed
+only after the work is done), so the cure is the same as for a crash: end the
+process and let its supervisor — Docker's restart policy — start a fresh one,
+which resumes from the committed offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from confluent_kafka import Consumer, TopicPartition
+
+from evcharging.kafka import consumer_config
+from evcharging.topics import Topic
+
+log = logging.getLogger(__name__)
+
+EXIT_STALLED = 70
+
+
+class Watchdog:
+    def __init__(self, bootstrap: str, group: str, sources: tuple[Topic, ...], limit: float) -> None:
+        self.limit = limit
+        self._sources = sources
+        self._config = consumer_config(bootstrap, group)
+        self._consumer: Consumer | None = None
+
+    def _reader(self) -> Consumer:
+        """Reads the group's committed offsets without joining it; made on first need."""
+        if self._consumer is None:
+            self._consumer = Consumer(self._config)
+        return self._consumer
+
+    def unread(self, partitions: set[int]) -> int:
+        """Events on the owned partitions past the group's committed offsets."""
+        wanted = [TopicPartition(topic.name, p) for topic in self._sources for p in sorted(partitions)]
+        reader = self._reader()
+        behind = 0
+        for position in reader.committed(wanted, timeout=10):
+            low, high = reader.get_watermark_offsets(position, timeout=10)
+            start = position.offset if position.offset >= 0 else low
+            behind += max(0, high - start)
+        return behind
+
+    def stalled(self, partitions: set[int], idle_for: float) -> bool:
+        """Idle past the limit while events wait: the worker is stuck."""
+        if idle_for < self.limit or not partitions:
+            return False
+        waiting = self.unread(partitions)
+        if waiting:
+            log.critical(
+                "no event processed for %.0f s while %d wait on partitions %s",
+                idle_for,
+                waiting,
+                sorted(partitions),
+            )
+        return waiting > 0
+
+    @staticmethod
+    def end_process() -> None:
+        """Exit now, as a crash would; the supervisor restarts the worker."""
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(EXIT_STALLED)
