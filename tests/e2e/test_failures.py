@@ -62,7 +62,7 @@ def supply_through(
     started = time.time()
     charging = stack.start_driver(driver_id, "charge", cp)
     try:
-        stack.wait_states({cp: "suministrando"}, timeout=30)
+        wait_until(lambda: supplying_energy(stack, cp), 30, f"{cp} to supply energy")
         disruption()
         row = wait_until(
             lambda: ended_supply(stack, cp, driver_id, started),
@@ -84,6 +84,12 @@ def supply_through(
     assert len(distinct) == 1, f"{len(distinct)} different tickets on Kafka for session {session}: {tickets}"
     assert tickets[0].kwh == row["consumo_kwh"]
     return Billed(session, row["consumo_kwh"], row["estado"]), reported
+
+
+def supplying_energy(stack: Stack, cp: str) -> bool:
+    """True once the page shows energy flowing at `cp`: the vehicle is plugged in."""
+    tile = stack.cps().get(cp, {})
+    return tile.get("state") == "suministrando" and Decimal(tile.get("kwh") or 0) > 0
 
 
 def ended_supply(stack: Stack, cp: str, driver_id: str, since: float) -> dict[str, Any] | None:
