@@ -10,7 +10,6 @@ from pathlib import Path
 from evcharging.config import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("central-auth", "central-stream", "central-web", "cp-engine", "cp-monitor", "driver")
 
 
 def dotenv() -> dict[str, str]:
