@@ -10,7 +10,7 @@ CP ?= 3
 WEB_URL := http://localhost:$${WEB_HOST_PORT:-8080}
 
 .DEFAULT_GOAL := help
-.PHONY: help secrets images up down logs ps scale tools test test-unit lint clean
+.PHONY: help secrets images up down logs ps scale tools test test-unit soak lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ $(PY): requirements-dev.txt
 
 test: images $(PY) ## unit, integration (real Kafka + MariaDB) and end-to-end (the compose stack) tests
 	$(PY) -m pytest
+
+soak: images $(PY) ## 10 minutes of charging with a component killed every minute (SOAK_MINUTES)
+	$(PY) -m pytest -s tests/soak
 
 test-unit: $(PY) ## the unit tests alone: no Docker needed
 	$(PY) -m pytest lib services

@@ -1,10 +1,22 @@
-"""Fixtures for the integration and end-to-end tests."""
+"""Fixtures for the integration and end-to-end tests.
+
+The end-to-end stack is started once with `make up`, as users do, from empty
+volumes — so the central's first run does not replay the integration tests'
+traffic, and the database holds the seed data only. Supplies in automatic mode
+last AUTO_DURATION seconds; the tests shorten it so a file of requests finishes
+in minutes. The variable stays set for every compose command of the session, so
+later commands do not recreate the containers.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
-from tests.support.stack import Infra, compose, infra_addresses
+from tests.support.e2e import Stack
+from tests.support.stack import Infra, compose, infra_addresses, make
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +35,23 @@ def infra() -> Infra:
     setup = compose("run", "--rm", "--no-deps", "kafka-setup", check=False)
     assert setup.returncode == 0, f"could not create the topics:\n{setup.stderr}"
     return infra_addresses()
+
+
+E2E_ENVIRONMENT = {"CP_AUTO_DURATION": "6"}
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    saved = {name: os.environ.get(name) for name in E2E_ENVIRONMENT}
+    os.environ.update(E2E_ENVIRONMENT)
+    compose("down", "--volumes", "--remove-orphans", timeout=300)
+    up = make("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield Stack()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
