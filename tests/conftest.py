@@ -14,9 +14,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
+from evcharging import topics
 from tests.support.e2e import Stack
 from tests.support.stack import Infra, compose, infra_addresses, make
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +37,23 @@ def infra() -> Infra:
     assert result.returncode == 0, f"could not start Kafka and MariaDB:\n{result.stderr}"
     setup = compose("run", "--rm", "--no-deps", "kafka-setup", check=False)
     assert setup.returncode == 0, f"could not create the topics:\n{setup.stderr}"
-    return infra_addresses()
+    addresses = infra_addresses()
+    admin = AdminClient({"bootstrap.servers": addresses.kafka_bootstrap})
+    wait_until(
+        lambda: every_partition_led(admin), 60, "a leader for every partition of the contract's topics"
+    )
+    return addresses
+
+
+def every_partition_led(admin: AdminClient) -> bool:
+    """Fresh topics answer 'not leader' for a moment; tests start once they are led."""
+    metadata = admin.list_topics(timeout=10).topics
+    return all(
+        topic.name in metadata
+        and len(metadata[topic.name].partitions) == topic.partitions
+        and all(p.leader >= 0 for p in metadata[topic.name].partitions.values())
+        for topic in topics.ALL
+    )
 
 
 E2E_ENVIRONMENT = {"CP_AUTO_DURATION": "6"}

@@ -10,18 +10,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from evcharging import messages as m
-from evcharging.topics import SUPPLY_ENDED, TELEMETRY, TICKETS
+from evcharging.topics import SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
 from tests.support.e2e import Stack
 from tests.support.kafka import TopicTail
 from tests.support.stack import compose, infra_addresses, make
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
+
+T = TypeVar("T", m.SupplyEnded, m.Telemetry)
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +75,15 @@ def supply_through(
     finally:
         charging.kill()
     session = row["id"]
-    reported = reported_energy(observer, cp, session)
-    tickets = [
-        t for t in observer.of(driver_id, TICKETS) if isinstance(t, m.Ticket) and t.ticket_id == session
-    ]
+    reported = reported_energy(observer, cp, session, engine_ended=row["estado"] != "fault")
+
+    def tickets_of_session() -> list[m.Ticket]:
+        return [
+            t for t in observer.of(driver_id, TICKETS) if isinstance(t, m.Ticket) and t.ticket_id == session
+        ]
+
+    # The observer may still be reconnecting after a Kafka crash: wait for what was stored.
+    tickets = wait_until(tickets_of_session, 60, f"the ticket of {session} on Kafka")
     observer.close()
     # At-least-once delivery may repeat a message after a crash, with the same message id,
     # which every consumer drops: what must be unique is the ticket itself.
@@ -104,23 +111,20 @@ def ended_supply(stack: Stack, cp: str, driver_id: str, since: float) -> dict[st
     return rows[0] if rows and rows[0]["estado"] != "en_curso" else None
 
 
-def reported_energy(observer: TopicTail, cp: str, session: str) -> Decimal:
-    """The final figure the engine sent: its SupplyEnded, or else its last telemetry."""
+def reported_energy(observer: TopicTail, cp: str, session: str, engine_ended: bool) -> Decimal:
+    """The final figure the engine sent: its SupplyEnded when it ended the supply
+    (unplugged, stopped), or else — it died — its last telemetry."""
 
-    def final() -> Decimal | None:
-        ended = [
-            e
-            for e in observer.of(cp, SUPPLY_ENDED)
-            if isinstance(e, m.SupplyEnded) and e.session_id == session
-        ]
-        if ended:
-            return ended[-1].kwh
-        telemetry = [
-            t for t in observer.of(cp, TELEMETRY) if isinstance(t, m.Telemetry) and t.session_id == session
-        ]
-        return max((t.kwh for t in telemetry), default=None)
+    def of_session(topic: Topic, kind: type[T]) -> list[T]:
+        return [e for e in observer.of(cp, topic) if isinstance(e, kind) and e.session_id == session]
 
-    return wait_until(final, 30, f"the engine's figures for {session}")
+    if engine_ended:
+        ended = wait_until(
+            lambda: of_session(SUPPLY_ENDED, m.SupplyEnded), 60, f"the end report of {session}"
+        )
+        return ended[-1].kwh
+    telemetry = wait_until(lambda: of_session(TELEMETRY, m.Telemetry), 60, f"the telemetry of {session}")
+    return max(t.kwh for t in telemetry)
 
 
 def back_to_normal(stack: Stack, cp: str) -> None:

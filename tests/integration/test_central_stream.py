@@ -157,7 +157,7 @@ def start_group_at_the_end(bootstrap: str, group: str) -> None:
         consumer.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def run(infra: Infra) -> Iterator[Run]:
     tag = uuid.uuid4().hex[:6]
     logs = Path(tempfile.gettempdir()) / "central-stream-it" / tag  # kept, to read after a failure
@@ -315,7 +315,7 @@ class Outputs:
         wait_until(lambda: self.state_of(cp_id) is state, timeout, f"{cp_id} {state} on estado_cp")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def outputs(run: Run) -> Iterator[Outputs]:
     found = Outputs(run.prefix)
     consumer = Consumer(consumer_config(run.infra.kafka_bootstrap, f"{run.app_id}-reader"))
@@ -384,7 +384,7 @@ class Script:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def script(run: Run) -> Script:
     return Script(run)
 

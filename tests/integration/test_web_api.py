@@ -78,7 +78,12 @@ def login(client: Client, password: str) -> str:
 
 
 def test_healthz(web: WebServer) -> None:
-    status, body = Client(web.url).get("/healthz")
+    # Each gunicorn worker has its own feed: wait until the one answering has caught up too.
+    status, body = wait_until(
+        lambda: answer if (answer := Client(web.url).get("/healthz"))[1]["feed"]["caught_up"] else None,
+        30,
+        "a caught-up feed",
+    )
     assert status == 200
     assert body["status"] == "ok"
     assert body["feed"] == {"connected": True, "caught_up": True}
