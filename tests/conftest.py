@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 
 from evcharging import topics
 from tests.support.e2e import Stack
@@ -38,22 +38,22 @@ def infra() -> Infra:
     setup = compose("run", "--rm", "--no-deps", "kafka-setup", check=False)
     assert setup.returncode == 0, f"could not create the topics:\n{setup.stderr}"
     addresses = infra_addresses()
-    admin = AdminClient({"bootstrap.servers": addresses.kafka_bootstrap})
-    wait_until(
-        lambda: every_partition_led(admin), 60, "a leader for every partition of the contract's topics"
-    )
+    wait_until(lambda: every_partition_answers(addresses.kafka_bootstrap), 90,
+               "every partition of the contract's topics to answer")  # fmt: skip
     return addresses
 
 
-def every_partition_led(admin: AdminClient) -> bool:
-    """Fresh topics answer 'not leader' for a moment; tests start once they are led."""
-    metadata = admin.list_topics(timeout=10).topics
-    return all(
-        topic.name in metadata
-        and len(metadata[topic.name].partitions) == topic.partitions
-        and all(p.leader >= 0 for p in metadata[topic.name].partitions.values())
-        for topic in topics.ALL
-    )
+def every_partition_answers(bootstrap: str) -> bool:
+    """Fresh topics answer 'not leader' for a while after the broker starts, even once
+    the metadata names a leader: ask each partition for its offsets, as tests will."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-readiness"})
+    try:
+        for topic in topics.ALL:
+            for partition in range(topic.partitions):
+                consumer.get_watermark_offsets(TopicPartition(topic.name, partition), timeout=5)
+    finally:
+        consumer.close()
+    return True
 
 
 E2E_ENVIRONMENT = {"CP_AUTO_DURATION": "6"}
