@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from evcharging import messages as m
 from evcharging.topics import SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
 from tests.support.e2e import Stack
 from tests.support.kafka import TopicTail
-from tests.support.stack import compose, infra_addresses, make
+from tests.support.stack import ROOT, compose, infra_addresses, make
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -35,10 +35,32 @@ def cp_id(stack: Stack) -> str:
     return only
 
 
+RECOVERY: dict[str, float] = {}
+"""Seconds from the SIGKILL until the component serves again, per component."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def recovery_report() -> Iterator[None]:
+    yield
+    results = ROOT / "test-results"
+    results.mkdir(exist_ok=True)
+    (results / "recovery.json").write_text(json.dumps(RECOVERY, indent=2))
+
+
+def healthy(service: str) -> bool:
+    containers = [
+        json.loads(line) for line in compose("ps", "--format", "json", service).stdout.splitlines() if line
+    ]
+    return bool(containers) and all(c["Health"] in ("healthy", "") for c in containers)
+
+
 def crash(service: str) -> Callable[[], None]:
     def kill_and_start() -> None:
+        killed = time.monotonic()
         compose("kill", "-s", "SIGKILL", service)
         compose("start", service)
+        wait_until(lambda: healthy(service), 180, f"{service} to be healthy again", interval=0.5)
+        RECOVERY[service] = round(time.monotonic() - killed, 1)
 
     return kill_and_start
 
@@ -145,9 +167,12 @@ def test_a_central_or_infrastructure_crash_loses_nothing(stack: Stack, cp_id: st
 
 def test_an_engine_crash_is_a_fault_billed_up_to_its_last_report(stack: Stack, cp_id: str) -> None:
     def kill_engine() -> None:
+        killed = time.monotonic()
         compose("kill", "-s", "SIGKILL", "cp-engine")
         stack.wait_states({cp_id: "averiado"}, timeout=10)
         compose("start", "cp-engine")
+        stack.wait_states({cp_id: "activado"}, timeout=120)
+        RECOVERY["cp-engine"] = round(time.monotonic() - killed, 1)
 
     billed, reported = supply_through(stack, cp_id, "DRV010", kill_engine)
     assert (billed.kwh, billed.ended_by) == (reported, "fault")
@@ -156,9 +181,12 @@ def test_an_engine_crash_is_a_fault_billed_up_to_its_last_report(stack: Stack, c
 
 def test_a_monitor_crash_disconnects_the_cp_but_not_the_supply(stack: Stack, cp_id: str) -> None:
     def kill_monitor() -> None:
+        killed = time.monotonic()
         compose("kill", "-s", "SIGKILL", "cp-monitor")
         stack.wait_states({cp_id: "desconectado"}, timeout=10)
         compose("start", "cp-monitor")
+        wait_until(lambda: stack.cps()[cp_id]["state"] != "desconectado", 120, f"{cp_id} to reconnect")
+        RECOVERY["cp-monitor"] = round(time.monotonic() - killed, 1)
 
     billed, reported = supply_through(stack, cp_id, "DRV011", kill_monitor)
     assert billed.kwh == reported
