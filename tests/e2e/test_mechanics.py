@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from evcharging import messages as m
 from evcharging.pricing import cost
+from evcharging.topics import DRIVER_RESPONSES
 from tests.support.e2e import Stack
-from tests.support.stack import compose, make
+from tests.support.kafka import TopicTail
+from tests.support.stack import compose, infra_addresses, make
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -184,3 +187,32 @@ def test_a_new_cp_registers_and_becomes_available(stack: Stack, cps: list[str]) 
     finally:
         subprocess.run(["docker", "rm", "-f", engine, monitor], capture_output=True, check=False)
     stack.wait_states({cp_id: "desconectado"}, timeout=30)
+
+
+def test_a_request_made_while_the_central_is_down_is_never_authorised_late(
+    stack: Stack, cps: list[str]
+) -> None:
+    cp_id = cps[1]
+    observer = TopicTail(infra_addresses().kafka_bootstrap, [DRIVER_RESPONSES])
+    compose("stop", "central-stream")
+    try:
+        output = stack.driver("DRV009", "--timeout", "3", "charge", cp_id)
+    finally:
+        compose("start", "central-stream")
+    assert outcome(output)["result"] == "no_answer"
+    (requested,) = events_of(output, "requested")
+
+    def answer() -> list[m.SupplyAuthorised | m.SupplyDenied] | None:
+        responses = observer.of("DRV009", DRIVER_RESPONSES)
+        found = [
+            r
+            for r in responses
+            if isinstance(r, m.SupplyAuthorised | m.SupplyDenied) and r.request_id == requested["request_id"]
+        ]
+        return found or None
+
+    (response,) = wait_until(answer, 120, "the central's answer to the request made while it was down")
+    observer.close()
+    assert isinstance(response, m.SupplyDenied)
+    assert response.reason is m.DenialReason.REQUEST_EXPIRED
+    assert stack.cps()[cp_id]["state"] == "activado"

@@ -57,6 +57,7 @@ def engines_figures(observer: TopicTail, cp_ids: list[str]) -> dict[str, Decimal
     return figures
 
 
+@pytest.mark.timeout(MINUTES * 60 + 900)
 def test_soak(stack: Stack) -> None:
     rng = random.Random(int(os.environ.get("SOAK_SEED", "2026")))
     assert make("scale", f"CP={CPS}").returncode == 0
