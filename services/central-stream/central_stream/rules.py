@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -58,8 +58,8 @@ from evcharging.messages import (
     Telemetry,
     Ticket,
 )
+from evcharging.pricing import cost
 
-CENT = Decimal("0.01")
 RECENT_REQUESTS = 32
 """How many decided request ids a CP remembers, to answer a redelivered request once.
 Older ones are safe to forget: by then the request has expired."""
@@ -83,8 +83,8 @@ Inbound = (
 
 
 def price(kwh: Decimal, price_per_kwh: Decimal) -> Decimal:
-    """What `kwh` cost: kWh × price, rounded to the cent, half up, as a bill is."""
-    return (kwh * price_per_kwh).quantize(CENT, rounding=ROUND_HALF_UP)
+    """What `kwh` cost, by the one rule the CP and the central share (evcharging.pricing)."""
+    return cost(kwh, price_per_kwh)
 
 
 def derived_id(*parts: str) -> str:
