@@ -17,8 +17,8 @@ import pytest
 
 from evcharging.auth_client import AuthClient, AuthRefused, Backoff, CpProfile, FileCredentialStore, LinkState
 from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault, Recovery
-from tests.support.central_auth import CpEvents, TestRun, central_auth, free_port
-from tests.support.stack import ROOT, Infra
+from tests.support.central_auth import CpEvents, TestRun, central_auth
+from tests.support.stack import ROOT, Infra, free_port
 
 pytestmark = pytest.mark.integration
 

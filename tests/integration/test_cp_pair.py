@@ -15,10 +15,10 @@ from cp_engine.control import Reply, Snapshot
 from evcharging import messages as m
 from evcharging.kafka import ContractProducer
 from evcharging.topics import CP_COMMANDS, CP_CONNECTIONS, FAULTS, RECOVERIES, SUPPLY_ENDED, TELEMETRY
-from tests.support.central_auth import AuthProcess, TestRun, central_auth, free_port
+from tests.support.central_auth import AuthProcess, TestRun, central_auth
 from tests.support.kafka import TopicTail
 from tests.support.processes import ServiceProcess
-from tests.support.stack import Infra
+from tests.support.stack import Infra, free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

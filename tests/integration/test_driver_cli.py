@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -62,15 +61,6 @@ def run_driver(
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-@pytest.fixture
-def central(infra: Infra) -> Iterator[ScriptedCentral]:
-    scripted = ScriptedCentral(infra.kafka_bootstrap).start()
-    try:
-        yield scripted
-    finally:
-        scripted.stop()
 
 
 class Background:

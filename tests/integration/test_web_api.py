@@ -43,15 +43,6 @@ def web(infra: Infra) -> Iterator[WebServer]:
 
 
 @pytest.fixture
-def central(infra: Infra) -> Iterator[ScriptedCentral]:
-    scripted = ScriptedCentral(infra.kafka_bootstrap).start()
-    try:
-        yield scripted
-    finally:
-        scripted.stop()
-
-
-@pytest.fixture
 def cps(infra: Infra) -> Iterator[list[str]]:
     """Two CPs registered in the database for this test only."""
     ids = [uid(), uid()]

@@ -46,15 +46,6 @@ def web(infra: Infra) -> Iterator[WebServer]:
         server.stop()
 
 
-@pytest.fixture
-def central(infra: Infra) -> Iterator[ScriptedCentral]:
-    scripted = ScriptedCentral(infra.kafka_bootstrap).start()
-    try:
-        yield scripted
-    finally:
-        scripted.stop()
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:

@@ -27,7 +27,7 @@ from evcharging.framing import FrameDecoder
 from evcharging.messages import EngineHealth, Message
 from evcharging.wire import Authenticate, Error, Record, Register, Registered, from_frame, to_frame
 from tests.support.kafka import TopicTail
-from tests.support.stack import ROOT, Infra
+from tests.support.stack import ROOT, Infra, free_port
 from tests.support.waiting import wait_until
 
 CP_TOPICS = (topics.CP_CONNECTIONS, topics.FAULTS, topics.RECOVERIES)
@@ -60,13 +60,6 @@ class TestRun:
                 )
         finally:
             connection.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class AuthProcess:

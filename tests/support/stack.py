@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,3 +62,10 @@ def infra_addresses() -> Infra:
             database="evcharging_db",
         ),
     )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a service a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

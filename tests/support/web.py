@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -20,14 +19,8 @@ from typing import Any
 
 from evcharging import db
 from evcharging.config import DatabaseSettings
-from tests.support.stack import ROOT, Infra
+from tests.support.stack import ROOT, Infra, free_port
 from tests.support.waiting import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
