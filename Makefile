@@ -10,7 +10,7 @@ CP ?= 3
 WEB_URL := http://localhost:$${WEB_HOST_PORT:-8080}
 
 .DEFAULT_GOAL := help
-.PHONY: help secrets images up down logs ps scale tools test test-unit soak lint clean
+.PHONY: help secrets images up down logs ps scale tools test test-unit soak bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,8 +52,11 @@ test: images $(PY) ## unit, integration (real Kafka + MariaDB) and end-to-end (t
 soak: images $(PY) ## 10 minutes of charging with a component killed every minute (SOAK_MINUTES)
 	$(PY) -m pytest -s tests/soak
 
+bench: images $(PY) ## load, latency and throughput against raw Kafka, on a stack of its own (BENCH_ARGS)
+	PYTHONPATH=services/cp-engine $(PY) -m bench $(BENCH_ARGS)
+
 test-unit: $(PY) ## the unit tests alone: no Docker needed
-	$(PY) -m pytest lib services
+	$(PY) -m pytest lib services bench
 
 lint: $(PY) ## ruff and mypy
 	$(PY) -m ruff check .

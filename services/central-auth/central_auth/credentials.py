@@ -8,9 +8,9 @@ they can be raised later without invalidating old hashes.
 Why such a light work factor (n=2**10, r=8: 1 MiB and about 3 ms): a slow hash
 defends guessable secrets, and these have 256 bits of entropy, which no work
 factor makes safer. What the hash buys is that a leaked `charging_points` table
-cannot be replayed as credentials. A light factor keeps a thousand CPs
-re-authenticating at once after a restart within about a second on two cores
-(bench/auth_bench.py); at n=2**11 the same burst took several seconds.
+cannot be replayed as credentials. A light factor keeps thousands of CPs
+re-authenticating at once after a restart from queueing behind the hash
+(`make bench` times it; see docs/performance.md).
 """
 
 from __future__ import annotations

@@ -7,14 +7,13 @@
 Both use the producer settings of the services (acks=all, idempotent, murmur2),
 so a ratio against them measures what EVCharging adds, not a different client.
 
-    python -m bench.kafka_baseline --bootstrap localhost:9094
+    python -m bench.baseline --bootstrap localhost:9094
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import threading
 import time
 import uuid
@@ -25,23 +24,10 @@ from dataclasses import asdict, dataclass
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.stats import Latency
 from evcharging.kafka import consumer_config, producer_config
 
 PAYLOAD = b'{"type":"telemetry","cp_id":"CP001","session_id":"' + b"x" * 32 + b'","seq":1,"kw":"22.000"}' * 2
-
-
-@dataclass(frozen=True)
-class Latency:
-    samples: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @classmethod
-    def of(cls, seconds: list[float]) -> Latency:
-        ordered = sorted(seconds)
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        return cls(len(ordered), statistics.median(ordered) * 1000, p99 * 1000, ordered[-1] * 1000)
 
 
 @dataclass(frozen=True)

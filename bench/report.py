@@ -1,0 +1,253 @@
+"""The results of a run, three ways: JSON for tools, Markdown for people, and a
+PNG of latency against load. Every latency is also given as a ratio to the raw
+Kafka round trip of the same run, every rate as a ratio to raw Kafka's: on a
+shared machine the absolute numbers drift, the ratios much less."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a server or in CI
+import matplotlib.pyplot as plt
+
+from bench.stats import ratio
+
+LATENCIES = {
+    "authorisation": "authorisation",
+    "telemetry": "live telemetry",
+    "fault_detection": "fault detection",
+}
+
+
+def write(results: dict[str, Any], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    results = {**results, "targets": targets(results)}
+    paths = [folder / "results.json", folder / "results.md", folder / "latency.png"]
+    paths[0].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths[1].write_text(markdown(results))
+    plot(results, paths[2])
+    return paths
+
+
+def _ms(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _x(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.1f}×"
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, each measured at the highest load level of the run."""
+    top = max(results["levels"], key=lambda level: level["cps"])
+    round_trip = results["baseline"]["round_trip"]["p99_ms"]
+    rates = {run["workers"]: run["sustained_per_s"] for run in results.get("throughput", [])}
+    found = [
+        (
+            "authorisation p99 ≤ 3× raw Kafka round trip p99",
+            ratio(top["authorisation"]["p99_ms"], round_trip),
+            3.0,
+            "×",
+        ),
+        (f"authorisation p99 < 1 s at {top['cps']:,} CPs", top["authorisation"]["p99_ms"], 1000.0, "ms"),
+        (f"telemetry p99 < 1 s at {top['cps']:,} CPs", top["telemetry"]["p99_ms"], 1000.0, "ms"),
+        (f"fault detection p99 < 2 s at {top['cps']:,} CPs", top["fault_detection"]["p99_ms"], 2000.0, "ms"),
+    ]
+    rows = [
+        {"target": name, "measured": value, "limit": limit, "unit": unit, "met": bool(value <= limit)}
+        for name, value, limit, unit in found
+    ]
+    if 1 in rates and 2 in rates:
+        scaling = ratio(rates[2], rates[1])
+        rows.append(
+            {
+                "target": "2 central-stream workers ≥ 1.6× the telemetry of one",
+                "measured": scaling,
+                "limit": 1.6,
+                "unit": "×",
+                "met": bool(scaling >= 1.6),
+            }
+        )
+    return rows
+
+
+def markdown(results: dict[str, Any]) -> str:
+    base = results["baseline"]
+    rtt = base["round_trip"]
+    produce = base["throughput"]["produce_per_s"]
+    lines = [
+        "# EVCharging benchmark",
+        "",
+        f"Run {results.get('run', {}).get('started', '')} on {results.get('run', {}).get('machine', '')}.",
+        "",
+        "## Raw Kafka baseline (same broker, same run)",
+        "",
+        "| round trip p50 | p99 | max | produce msg/s | consume msg/s |",
+        "|---|---|---|---|---|",
+        f"| {_ms(rtt['p50_ms'])} ms | {_ms(rtt['p99_ms'])} ms | {_ms(rtt['max_ms'])} ms "
+        f"| {produce:,.0f} | {base['throughput']['consume_per_s']:,.0f} |",
+        "",
+        "## Latency against load (ms; ×: p99 over the raw round trip p99)",
+        "",
+        "| CPs | authorisation p50 | p99 | max | × | telemetry p50 | p99 | × "
+        "| fault detection p50 | p99 | samples a/t/f |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in results["levels"]:
+        a, t, f = level["authorisation"], level["telemetry"], level["fault_detection"]
+        lines.append(
+            f"| {level['cps']:,} | {_ms(a['p50_ms'])} | {_ms(a['p99_ms'])} | {_ms(a['max_ms'])} "
+            f"| {_x(ratio(a['p99_ms'], rtt['p99_ms']))} | {_ms(t['p50_ms'])} | {_ms(t['p99_ms'])} "
+            f"| {_x(ratio(t['p99_ms'], rtt['p99_ms']))} | {_ms(f['p50_ms'])} | {_ms(f['p99_ms'])} "
+            f"| {a['samples']}/{t['samples']:,}/{f['samples']} |"
+        )
+    lines += [
+        "",
+        "## central-auth and the load itself",
+        "",
+        "| CPs | connections held | heartbeats/s | disconnections | telemetry sent/s | updates relayed/s "
+        "| generator CPU | generator loop lag p99 | probe waits missed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in results["levels"]:
+        generator = level["generator"]
+        lines.append(
+            f"| {level['cps']:,} | {level['connections']:,} | {level['heartbeats_per_s']:,.0f} "
+            f"| {level['disconnections']} | {level['telemetry_sent_per_s']:,.0f} "
+            f"| {level['updates_received_per_s']:,.0f} | {generator['cpu_pct']:.0f} % "
+            f"| {_ms(generator['loop_lag']['p99_ms'])} ms | {level['missed']['count']} |"
+        )
+    lines += _misses(results["levels"])
+    lines += _throughput(results.get("throughput", []), produce)
+    lines += _resources(results["levels"])
+    lines += _accounts(results)
+    lines += _profile(results["levels"])
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for row in results.get("targets", targets(results)):
+        value = _x(row["measured"]) if row["unit"] == "×" else f"{_ms(row['measured'])} ms"
+        verdict = "yes" if row["met"] else f"**no** ({_x(ratio(row['measured'], row['limit']))} the limit)"
+        if not row["met"] and row["target"].startswith("2 central-stream"):
+            verdict = f"**no** ({row['measured'] / row['limit']:.0%} of the target)"
+        lines.append(f"| {row['target']} | {value} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def _misses(levels: list[dict[str, Any]]) -> list[str]:
+    """What the probes waited for in vain, as they noted it: where the system gave way."""
+    missed = [(level["cps"], line) for level in levels for line in level["missed"]["first"]]
+    if not missed:
+        return []
+    return ["", "Probe waits missed (first ones):", ""] + [f"- {cps:,} CPs: {line}" for cps, line in missed]
+
+
+def _throughput(runs: list[dict[str, Any]], produce: float) -> list[str]:
+    if not runs:
+        return []
+    lines = [
+        "",
+        "## Sustained telemetry throughput (driver-side lag p99 < 1 s)",
+        "",
+        "| central-stream workers | CPs | sustained msg/s | × raw produce | steps: sent msg/s → lag p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for run in runs:
+        steps = ", ".join(
+            f"{step['sent_per_s']:,.0f} → {_ms(step['lag']['p99_ms'])} ms{'' if step['sustained'] else ' ✗'}"
+            for step in run["steps"]
+        )
+        lines.append(
+            f"| {run['workers']} | {run['cps']:,} | {run['sustained_per_s']:,.0f} "
+            f"| {ratio(run['sustained_per_s'], produce):.2f} | {steps} |"
+        )
+    return lines
+
+
+def _resources(levels: list[dict[str, Any]]) -> list[str]:
+    services = sorted({service for level in levels for service in level["resources"]})
+    header = " | ".join(f"{level['cps']:,} CPs" for level in levels)
+    lines = [
+        "",
+        "## CPU (mean / peak, 100 % = one core) and memory (peak) per service",
+        "",
+        f"| service | {header} |",
+        "|---|" + "---|" * len(levels),
+    ]
+    for service in services:
+        cells = []
+        for level in levels:
+            usage = level["resources"].get(service)
+            cells.append("–" if usage is None else _usage(usage))
+        lines.append(f"| {service} | {' | '.join(cells)} |")
+    return lines
+
+
+def _usage(usage: dict[str, float]) -> str:
+    return f"{usage['cpu_mean_pct']:.0f} / {usage['cpu_max_pct']:.0f} % · {usage['memory_max_mib']:.0f} MiB"
+
+
+def _accounts(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Nothing lost: tickets against the engines' reports",
+        "",
+        "| run | sessions | tickets | outstanding | kWh reported | kWh billed | tickets ≠ report |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    runs = [(f"{level['cps']:,} CPs", level["accounts"]) for level in results["levels"]]
+    runs += [
+        (f"throughput, {run['workers']} worker(s)", run["accounts"]) for run in results.get("throughput", [])
+    ]
+    for name, accounts in runs:
+        lines.append(
+            f"| {name} | {accounts['sessions']:,} | {accounts['tickets']:,} | {accounts['outstanding']:,} "
+            f"| {accounts['kwh_reported']} "
+            f"| {accounts['kwh_billed']} | {accounts['mismatched']} |"
+        )
+    return lines
+
+
+def _profile(levels: list[dict[str, Any]]) -> list[str]:
+    profiled = [level for level in levels if level.get("profile")]
+    if not profiled:
+        return []
+    level = profiled[-1]
+    lines = ["", f"## Where the time goes at {level['cps']:,} CPs (py-spy, own time)", ""]
+    for service, profile in level["profile"].items():
+        packages = ", ".join(f"{spot['function']} {spot['share']:.0%}" for spot in profile["packages"])
+        lines += [f"**{service}** — by package: {packages or 'no samples'}", ""]
+        lines += [f"- {spot['share']:.0%} {spot['function']}" for spot in profile["functions"]]
+        lines.append("")
+    return lines
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    levels = sorted(results["levels"], key=lambda level: level["cps"])
+    cps = [level["cps"] for level in levels]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for (key, label), colour in zip(LATENCIES.items(), ("tab:blue", "tab:green", "tab:red"), strict=True):
+        axes.plot(cps, [level[key]["p99_ms"] for level in levels], "o-", color=colour, label=f"{label} p99")
+        axes.plot(
+            cps,
+            [level[key]["p50_ms"] for level in levels],
+            "o--",
+            color=colour,
+            alpha=0.5,
+            label=f"{label} p50",
+        )
+    rtt = results["baseline"]["round_trip"]["p99_ms"]
+    axes.axhline(rtt, color="grey", linestyle=":", label=f"raw Kafka round trip p99 ({rtt:.0f} ms)")
+    axes.axhline(3 * rtt, color="grey", linestyle="-.", label="3× raw round trip p99")
+    axes.set(
+        xscale="log", yscale="log", xlabel="simulated charging points (1 telemetry msg/s each)", ylabel="ms"
+    )
+    axes.set_title("EVCharging latency against load")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

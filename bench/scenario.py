@@ -1,0 +1,417 @@
+"""The fixed scenario set of `make bench`, in the order it runs:
+
+1. raw Kafka baseline on the stack's broker (round trip, produce, consume);
+2. sustained telemetry throughput, with 1 and then 2 central-stream workers:
+   500 CPs supplying, their total telemetry rate raised step by step until the
+   driver-side lag passes 1 s (p99);
+3. for each load level (100, 1,000, 5,000 CPs): bring the fleet up to that many
+   CPs, start a supply on most of them (telemetry at 1 Hz each), then for `hold`
+   seconds time probe drivers charging again and again, probe CPs failing again
+   and again, and sample every service's CPU and memory; then end every supply
+   and check each session's ticket against what its engine reported.
+
+Each wait has a limit; what did not happen in time is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import baseline, profiling
+from bench.drivers import Drivers
+from bench.feed import Feed
+from bench.fleet import Fleet
+from bench.probes import Page, keep_charging, keep_failing, wait_until
+from bench.resources import Sampler
+from bench.stack import Stack
+from bench.stats import Latency, percentile
+from evcharging import messages as m
+from evcharging.db import connect, cursor
+from evcharging.kafka import ContractProducer
+
+THROUGHPUT_CPS = 500
+"""Supplying CPs in the throughput runs; the rate per CP rises instead of their number."""
+STEP_WARM_UP = 4.0
+"""Seconds of each throughput step left out of its figures: the rate is still settling."""
+
+
+@dataclass(frozen=True)
+class Options:
+    levels: list[int]
+    hold: float = 30.0
+    rates: list[int] = field(default_factory=lambda: [250, 500, 1000, 2000, 4000, 8000])
+    step: float = 15.0
+    workers: list[int] = field(default_factory=lambda: [1, 2])
+    profile: bool = True
+    results: Path = Path("bench/results")
+
+
+Status = Callable[[str, float, float], None]
+"""(phase description, done, total): how the run reports its progress."""
+
+
+class Run:
+    def __init__(self, stack: Stack, options: Options, status: Status) -> None:
+        self.stack = stack
+        self.options = options
+        self.status = status
+        self.prefix = f"B{uuid.uuid4().hex[:5]}"
+        self.producer = ContractProducer(stack.kafka_bootstrap, "bench-load")
+        self.fleet = Fleet(stack.auth_address, stack.enrolment_key, self.prefix, self.producer)
+        self.drivers = Drivers(self.producer, self.prefix, self.fleet.accounts.emitted)
+        self.page = Page(stack.web_url)
+        self.me = psutil.Process()
+        self.loop_lag: list[float] = []
+
+    def dispatch(self, batch: list[Any]) -> None:
+        for message in batch:
+            if isinstance(message, m.CpStatus | m.StartSupply | m.EndSupply | m.StopCp | m.ResumeCp):
+                self.fleet.on_message(message)
+            else:
+                self.drivers.on_message(message)
+
+    async def execute(self) -> dict[str, Any]:
+        self.status("raw Kafka baseline", 0, 1)
+        results: dict[str, Any] = {"baseline": await asyncio.to_thread(self._baseline)}
+        workers_before = self.stack.stream_workers()
+        self._register_drivers(2 * max(self.options.levels))  # probes + one per supplying CP
+        feed = Feed(self.stack.kafka_bootstrap, self.prefix, asyncio.get_running_loop(), self.dispatch)
+        feed.start()
+        background = [
+            asyncio.create_task(self.fleet.run_engines()),
+            asyncio.create_task(self.page.follow()),
+            asyncio.create_task(self._watch_loop_lag()),
+        ]
+        try:
+            # throughput first, on a system with no backlog; then the levels, lightest first
+            results["throughput"] = [await self.throughput(workers) for workers in self.options.workers]
+            await self._scale_back(workers_before)  # the levels measure the stack as it runs
+            results["levels"] = [await self.level(size) for size in self.options.levels]
+        finally:
+            for task in background:
+                task.cancel()
+            await self.fleet.stop()
+            await self.page.close()
+            feed.stop()
+            self.producer.flush()
+            if not self.stack.owned:
+                await self._scale_back(workers_before)  # leave it as found
+        return results
+
+    async def _scale_back(self, workers: int) -> None:
+        if self.stack.stream_workers() != workers:
+            await asyncio.to_thread(self.stack.scale_stream, workers)
+
+    def _baseline(self) -> dict[str, Any]:
+        return {
+            "round_trip": asdict(baseline.round_trip(self.stack.kafka_bootstrap)),
+            "throughput": asdict(baseline.throughput(self.stack.kafka_bootstrap)),
+        }
+
+    def _register_drivers(self, count: int) -> None:
+        """Drivers sign up outside the system under test: straight into the table."""
+        connection = connect(self.stack.database)
+        with cursor(connection) as cur:
+            cur.executemany(
+                "INSERT INTO conductores (id, nombre, apellidos, email) VALUES (%s, %s, %s, %s)",
+                [
+                    (driver, "Load", "Generator", f"{driver.lower()}@bench.invalid")
+                    for driver in map(self.drivers.driver_id, range(count))
+                ],
+            )
+        connection.close()
+
+    # --- one load level -------------------------------------------------------------
+
+    async def level(self, size: int) -> dict[str, Any]:
+        name = f"{size} CPs"
+        self.status(f"{name}: connecting", len(self.fleet.cps), size)
+        await self.fleet.grow_to(size, on_wave=lambda n: self.status(f"{name}: connecting", n, size))
+        cps = [self.fleet.cp_id(n) for n in range(size)]
+        available = await self._available(cps)
+        charging, failing = max(1, min(10, size // 10)), max(1, min(5, size // 20))
+        bulk = [cp for cp in cps[charging + failing :] if cp in available]
+        self.status(f"{name}: starting {len(bulk)} supplies", 0, 1)
+        sessions_before = set(self.drivers.sessions)
+        supplying = await self._open_supplies(bulk)
+
+        self.status(f"{name}: measuring", 0, self.options.hold)
+        with self._recording() as window, Sampler(self.stack.containers) as sampler:
+            profile = self._profile(size)
+            until = time.monotonic() + self.options.hold
+            detected: list[float] = []
+            missed: list[str] = []
+            await asyncio.gather(
+                *(
+                    keep_charging(self.fleet, self.drivers, cp, self.drivers.driver_id(n), until, missed)
+                    for n, cp in enumerate(cps[:charging])
+                ),
+                *(
+                    keep_failing(
+                        self.fleet,
+                        self.page,
+                        cp,
+                        until,
+                        detected,
+                        missed,
+                        lambda: self.drivers.measured.recording,
+                    )
+                    for cp in cps[charging : charging + failing]
+                ),
+                self._count_down(name, until),
+            )
+        self.status(f"{name}: ending every supply", 0, 1)
+        ended = await self._end_supplies(sessions_before)
+        return {
+            "cps": size,
+            "available": len(available),
+            "supplying": supplying,
+            "probe_drivers": charging,
+            "probe_faults": failing,
+            "authorisation": asdict(Latency.of(self.drivers.measured.authorisation)),
+            "telemetry": asdict(Latency.of(self.drivers.measured.telemetry)),
+            "fault_detection": asdict(Latency.of(detected)),
+            "missed": {"count": len(missed), "first": missed[:10]},
+            "page_errors": self.page.errors,
+            **window.figures(),
+            "resources": {service: asdict(usage) for service, usage in sampler.summary().items()},
+            "profile": await profile,
+            "accounts": self._accounts(ended),
+        }
+
+    async def _end_supplies(self, before: set[str], patience: float = 300) -> set[str]:
+        """Unplug every CP and wait for every session's ticket. A ticket still
+        missing after `patience` is reported (as outstanding), not waited for forever."""
+        self.fleet.unplug_all()
+        with contextlib.suppress(TimeoutError):
+            await wait_until(
+                lambda: (
+                    self.fleet.supplying() == 0
+                    and set(self.drivers.sessions) - before <= set(self.drivers.tickets)
+                ),
+                patience,
+                "every ticket",
+            )
+        self.fleet.unplug_all()  # sessions authorised late, while we waited
+        return set(self.drivers.sessions) - before
+
+    async def _open_supplies(self, cps: list[str], at_once: int = 200, patience: float = 180) -> int:
+        """A driver asks at each CP, `at_once` requests in flight at a time; a
+        request the central answers too late (expired) is asked again, as a
+        driver would, until `patience` runs out. Returns how many were authorised."""
+        gate = asyncio.Semaphore(at_once)
+        first_driver = max(self.options.levels)  # bulk drivers never share an id with the probes
+        deadline = time.monotonic() + patience
+
+        async def ask(number: int, cp: str) -> bool:
+            for _attempt in range(3):
+                if time.monotonic() > deadline:
+                    return False
+                try:
+                    async with gate:
+                        answer = await self.drivers.request(cp, self.drivers.driver_id(first_driver + number))
+                except TimeoutError:
+                    return False  # unanswered; a late authorisation is still tracked and ended
+                if isinstance(answer, m.SupplyAuthorised):
+                    return True
+                if answer.reason is not m.DenialReason.REQUEST_EXPIRED:
+                    break
+            return False
+
+        return sum(await asyncio.gather(*(ask(n, cp) for n, cp in enumerate(cps))))
+
+    def _accounts(self, sessions: set[str]) -> dict[str, Any]:
+        """Every session's ticket against its engine's final report: nothing lost, nothing changed."""
+        tickets = [self.drivers.tickets[session] for session in sessions if session in self.drivers.tickets]
+        reported = sum((self.fleet.accounts.ended.get(s, Decimal(0)) for s in sessions), Decimal(0))
+        billed = sum((ticket.kwh for ticket in tickets), Decimal(0))
+        return {
+            "sessions": len(sessions),
+            "tickets": len(tickets),
+            "outstanding": len(sessions) - len(tickets),
+            "kwh_reported": str(reported),
+            "kwh_billed": str(billed),
+            "mismatched": sum(1 for t in tickets if t.kwh != self.fleet.accounts.ended.get(t.ticket_id)),
+        }
+
+    async def _count_down(self, name: str, until: float) -> None:
+        while (left := until - time.monotonic()) > 0:
+            self.status(f"{name}: measuring", self.options.hold - left, self.options.hold)
+            await asyncio.sleep(0.5)
+
+    def _profile(self, size: int) -> asyncio.Future[dict[str, Any]]:
+        """At the highest level, profile the central's three services during the hold."""
+        if not self.options.profile or size != max(self.options.levels):
+            return _done({})
+        seconds = int(max(5, min(20, self.options.hold - 5)))
+        self.options.results.mkdir(parents=True, exist_ok=True)
+        runs = {}
+        for container, service in self.stack.containers().items():
+            if service in ("central-auth", "central-stream", "central-web") and service not in runs:
+                output = self.options.results / f"profile-{service}.txt"
+                runs[service] = (output, profiling.record(self.stack.main_pid(container), seconds, output))
+
+        async def collect() -> dict[str, Any]:
+            summary = {}
+            for service, (output, process) in runs.items():
+                await asyncio.to_thread(process.wait, seconds + 60)
+                text = output.read_text() if output.exists() else ""
+                summary[service] = {
+                    "functions": [asdict(spot) for spot in profiling.hotspots(text)],
+                    "packages": [asdict(spot) for spot in profiling.by_package(text)],
+                }
+            return summary
+
+        return asyncio.ensure_future(collect())
+
+    # --- throughput ---------------------------------------------------------------------
+
+    async def throughput(self, workers: int) -> dict[str, Any]:
+        name = f"throughput, {workers} central-stream worker{'s' * (workers > 1)}"
+        self.status(f"{name}: scaling", 0, 1)
+        await asyncio.to_thread(self.stack.scale_stream, workers)
+        await self.fleet.grow_to(min(THROUGHPUT_CPS, max(self.options.levels)))
+        cps = sorted(await self._available(list(self.fleet.cps)))[:THROUGHPUT_CPS]
+        sessions_before = set(self.drivers.sessions)
+        supplying = await self._open_supplies(cps)
+        settled = await self._settle(name)
+        steps = []
+        for rate in self.options.rates if settled else []:
+            step = await self._step(name, rate, len(cps))
+            steps.append(step)
+            if not step["sustained"]:
+                break
+        self.fleet.telemetry_rate = 1.0
+        sessions = await self._end_supplies(sessions_before)
+        sustained = [step["sent_per_s"] for step in steps if step["sustained"]]
+        return {
+            "workers": workers,
+            "cps": len(cps),
+            "supplying": supplying,
+            "settled": settled,
+            "steps": steps,
+            "sustained_per_s": max(sustained, default=0.0),
+            "accounts": self._accounts(sessions),
+        }
+
+    async def _settle(self, name: str, timeout: float = 240) -> bool:
+        """Wait until telemetry at the lowest rate is relayed within 1 s (p99): the
+        workers own their partitions and any backlog is gone. False if it never is."""
+        self.fleet.telemetry_rate = min(self.options.rates) / max(1, self.fleet.supplying())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.status(f"{name}: waiting for the workers to settle", 0, 1)
+            with self._recording():
+                await asyncio.sleep(3)  # a window of samples, not a wait for an event
+                lags = list(self.drivers.measured.telemetry)
+            if lags and percentile(lags, 0.99) < 1.0:
+                return True
+        return False
+
+    async def _available(self, cps: list[str], patience: float = 300) -> set[str]:
+        """The CPs the central shows activado, once all are or `patience` runs out."""
+        with contextlib.suppress(TimeoutError):
+            await wait_until(
+                lambda: all(self.fleet.central_says.get(cp) is m.CpState.ACTIVE for cp in cps),
+                patience,
+                "every CP activado",
+            )
+        return {cp for cp in cps if self.fleet.central_says.get(cp) is m.CpState.ACTIVE}
+
+    async def _step(self, name: str, rate: int, cps: int) -> dict[str, Any]:
+        self.fleet.telemetry_rate = rate / max(1, self.fleet.supplying())
+        self.status(f"{name}: {rate} msg/s", 0, self.options.step)
+        await asyncio.sleep(STEP_WARM_UP)  # let the new rate settle before timing it
+        with self._recording() as window:
+            await asyncio.sleep(self.options.step - STEP_WARM_UP)  # the measured window
+        lags = self.drivers.measured.telemetry
+        figures = window.figures()
+        p99 = percentile(lags, 0.99)
+        return {
+            "target_per_s": rate,
+            "sent_per_s": figures["telemetry_sent_per_s"],
+            "relayed_per_s": figures["updates_received_per_s"],
+            "lag": asdict(Latency.of(lags)),
+            "sustained": bool(p99 < 1.0 and figures["telemetry_sent_per_s"] >= 0.9 * rate),
+        }
+
+    # --- what every measured window counts --------------------------------------------
+
+    @contextmanager
+    def _recording(self) -> Iterator[Window]:
+        measured = self.drivers.measured
+        measured.authorisation.clear()
+        measured.telemetry.clear()
+        measured.denials.clear()
+        window = Window(self)
+        measured.recording = True
+        try:
+            yield window
+        finally:
+            measured.recording = False
+            window.close()
+
+    async def _watch_loop_lag(self) -> None:
+        """How late the generator's own event loop runs: if it is late, so are its timings."""
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.1)
+            self.loop_lag.append(time.perf_counter() - before - 0.1)
+
+
+class Window:
+    """Counts taken at the start and end of a measured window, as rates."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._start = self._counts()
+        self._end: dict[str, float] | None = None
+        run.me.cpu_percent(None)
+        run.loop_lag.clear()
+
+    def _counts(self) -> dict[str, float]:
+        accounts = self._run.fleet.accounts
+        return {
+            "at": time.perf_counter(),
+            "heartbeats": accounts.heartbeats,
+            "telemetry_sent": accounts.telemetry_sent,
+            "updates_received": self._run.drivers.measured.updates_received,
+            "disconnections": accounts.disconnections,
+        }
+
+    def close(self) -> None:
+        self._end = self._counts()
+        self._generator_cpu = self._run.me.cpu_percent(None)
+        self._loop_lag = Latency.of(self._run.loop_lag)
+
+    def figures(self) -> dict[str, Any]:
+        end = self._end or self._counts()
+        seconds = end["at"] - self._start["at"]
+        per_second = {
+            f"{name}_per_s": (end[name] - self._start[name]) / seconds
+            for name in ("heartbeats", "telemetry_sent", "updates_received")
+        }
+        return {
+            **per_second,
+            "connections": self._run.fleet.connected(),
+            "disconnections": end["disconnections"] - self._start["disconnections"],
+            "denials": dict(self._run.drivers.measured.denials),
+            "generator": {"cpu_pct": self._generator_cpu, "loop_lag": asdict(self._loop_lag)},
+        }
+
+
+def _done(value: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future

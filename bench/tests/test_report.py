@@ -1,0 +1,97 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report
+
+
+def latency(p50: float, p99: float, samples: int = 100) -> dict[str, float]:
+    return {"samples": samples, "p50_ms": p50, "p99_ms": p99, "max_ms": p99 * 1.5}
+
+
+def level(cps: int, auth_p99: float, telemetry_p99: float, fault_p99: float) -> dict[str, Any]:
+    return {
+        "cps": cps,
+        "authorisation": latency(auth_p99 / 3, auth_p99),
+        "telemetry": latency(telemetry_p99 / 3, telemetry_p99),
+        "fault_detection": latency(fault_p99 / 2, fault_p99),
+        "connections": cps,
+        "heartbeats_per_s": float(cps),
+        "disconnections": 0,
+        "telemetry_sent_per_s": float(cps),
+        "updates_received_per_s": float(cps),
+        "generator": {"cpu_pct": 20.0, "loop_lag": latency(1.0, 5.0)},
+        "resources": {"kafka": {"cpu_mean_pct": 80.0, "cpu_max_pct": 120.0, "memory_max_mib": 600.0}},
+        "accounts": {
+            "sessions": 7,
+            "tickets": 7,
+            "outstanding": 0,
+            "kwh_reported": "1.234",
+            "kwh_billed": "1.234",
+            "mismatched": 0,
+        },
+        "profile": {},
+        "missed": {"count": 0, "first": []},
+        "page_errors": 0,
+    }
+
+
+def results(one_worker: float = 4000.0, two_workers: float = 5000.0) -> dict[str, Any]:
+    return {
+        "run": {"started": "2026-11-26T07:00:00+00:00", "machine": "test, 2 cores"},
+        "baseline": {
+            "round_trip": latency(5.0, 50.0),
+            "throughput": {"messages": 1000, "produce_per_s": 50_000.0, "consume_per_s": 100_000.0},
+        },
+        "levels": [level(100, 90.0, 80.0, 900.0), level(5000, 200.0, 1500.0, 1800.0)],
+        "throughput": [
+            {
+                "workers": 1,
+                "cps": 5000,
+                "steps": [],
+                "sustained_per_s": one_worker,
+                "accounts": level(1, 1, 1, 1)["accounts"],
+            },
+            {
+                "workers": 2,
+                "cps": 5000,
+                "steps": [],
+                "sustained_per_s": two_workers,
+                "accounts": level(1, 1, 1, 1)["accounts"],
+            },
+        ],
+    }
+
+
+def verdicts(found: dict[str, Any]) -> dict[str, bool]:
+    return {row["target"]: row["met"] for row in report.targets(found)}
+
+
+def test_targets_are_judged_at_the_highest_load() -> None:
+    found = verdicts(results())
+    assert found["authorisation p99 ≤ 3× raw Kafka round trip p99"] is False  # 200 ms vs 3 × 50 ms
+    assert found["authorisation p99 < 1 s at 5,000 CPs"] is True
+    assert found["telemetry p99 < 1 s at 5,000 CPs"] is False
+    assert found["fault detection p99 < 2 s at 5,000 CPs"] is True
+
+
+@pytest.mark.parametrize(("two_workers", "met"), [(6400.0, True), (6000.0, False)])
+def test_two_workers_must_carry_at_least_1_6_times_one(two_workers: float, met: bool) -> None:
+    assert (
+        verdicts(results(4000.0, two_workers))["2 central-stream workers ≥ 1.6× the telemetry of one"] is met
+    )
+
+
+def test_markdown_gives_ratios_to_raw_kafka_and_says_by_how_much_a_target_is_missed() -> None:
+    text = report.markdown({**results(), "targets": report.targets(results())})
+    assert "| 5,000 | 66.7 | 200 | 300 | 4.0× |" in text  # authorisation p99 200 ms = 4× the 50 ms round trip
+    assert "**no** (1.3× the limit)" in text  # 4× against a 3× target
+    assert "| kafka | 80 / 120 % · 600 MiB | 80 / 120 % · 600 MiB |" in text
+
+
+def test_write_makes_json_markdown_and_a_png(tmp_path: Path) -> None:
+    paths = report.write(results(), tmp_path)
+    assert [path.name for path in paths] == ["results.json", "results.md", "latency.png"]
+    assert paths[2].read_bytes().startswith(b"\x89PNG")
+    assert '"targets"' in paths[0].read_text()
