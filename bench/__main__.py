@@ -95,7 +95,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per simulated monitor
-    stack = Stack.existing() if existing else Stack.own()
+    stack = Stack.existing() if existing else Stack.own(max(chosen.levels))
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),

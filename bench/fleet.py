@@ -95,7 +95,12 @@ class Fleet:
             new = [
                 self._start_cp(self.cp_id(n)) for n in range(len(self.cps), min(size, len(self.cps) + wave))
             ]
-            await asyncio.wait_for(asyncio.gather(*(cp.monitor.wait_authenticated() for cp in new)), 300)
+            try:
+                await asyncio.wait_for(asyncio.gather(*(cp.monitor.wait_authenticated() for cp in new)), 120)
+            except TimeoutError:
+                log.warning(
+                    "%d monitors not authenticated after 120 s; going on", len(self.cps) - self.connected()
+                )
             if on_wave is not None:
                 on_wave(len(self.cps))
 

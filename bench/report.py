@@ -44,6 +44,8 @@ def _x(value: float) -> str:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets, each measured at the highest load level of the run."""
+    if not results["levels"]:
+        return []
     top = max(results["levels"], key=lambda level: level["cps"])
     round_trip = results["baseline"]["round_trip"]["p99_ms"]
     rates = {run["workers"]: run["sustained_per_s"] for run in results.get("throughput", [])}
@@ -127,6 +129,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _resources(results["levels"])
     lines += _accounts(results)
     lines += _profile(results["levels"])
+    if results.get("failed"):
+        lines += ["", "## Phases that failed", ""] + [f"- {failure}" for failure in results["failed"]]
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for row in results.get("targets", targets(results)):
         value = _x(row["measured"]) if row["unit"] == "×" else f"{_ms(row['measured'])} ms"
@@ -227,6 +231,8 @@ def _profile(levels: list[dict[str, Any]]) -> list[str]:
 
 def plot(results: dict[str, Any], path: Path) -> None:
     levels = sorted(results["levels"], key=lambda level: level["cps"])
+    if not levels:
+        return
     cps = [level["cps"] for level in levels]
     figure, axes = plt.subplots(figsize=(8, 5))
     for (key, label), colour in zip(LATENCIES.items(), ("tab:blue", "tab:green", "tab:red"), strict=True):

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -95,9 +96,10 @@ class Run:
         ]
         try:
             # throughput first, on a system with no backlog; then the levels, lightest first
-            results["throughput"] = [await self.throughput(workers) for workers in self.options.workers]
+            results["failed"] = []
+            results["throughput"] = await self._each(self.throughput, self.options.workers, results["failed"])
             await self._scale_back(workers_before)  # the levels measure the stack as it runs
-            results["levels"] = [await self.level(size) for size in self.options.levels]
+            results["levels"] = await self._each(self.level, self.options.levels, results["failed"])
         finally:
             for task in background:
                 task.cancel()
@@ -108,6 +110,20 @@ class Run:
             if not self.stack.owned:
                 await self._scale_back(workers_before)  # leave it as found
         return results
+
+    @staticmethod
+    async def _each(
+        phase: Callable[[int], Awaitable[dict[str, Any]]], sizes: list[int], failed: list[str]
+    ) -> list[dict[str, Any]]:
+        """Run `phase` for each size; one that fails is reported and the run goes on."""
+        done = []
+        for size in sizes:
+            try:
+                done.append(await phase(size))
+            except Exception as error:  # any failure of a phase is a finding to report
+                logging.getLogger(__name__).exception("%s(%d) failed", phase.__name__, size)
+                failed.append(f"{phase.__name__}({size}): {error!r}")
+        return done
 
     async def _scale_back(self, workers: int) -> None:
         if self.stack.stream_workers() != workers:

@@ -34,8 +34,10 @@ class Stack:
     env: dict[str, str]
 
     @classmethod
-    def own(cls) -> Stack:
-        return cls("evcharging-bench", True, {**os.environ, **dotenv(), **OWN_PORTS})
+    def own(cls, cps: int) -> Stack:
+        """The bench's stack, its central-auth allowed a connection per simulated CP."""
+        connections = {"AUTH_MAX_CONNECTIONS": str(max(4096, cps + 256))}
+        return cls("evcharging-bench", True, {**os.environ, **dotenv(), **OWN_PORTS, **connections})
 
     @classmethod
     def existing(cls) -> Stack:
