@@ -156,6 +156,9 @@ class Board:
         self.max_events = max_events
         self.tiles: dict[str, Tile] = {}
         self.requests: dict[str, InProgress] = {}
+        self._request_of_session: dict[str, str] = {}
+        """Session id -> request id: every live update finds its row without a scan
+        (with thousands of CPs supplying, a scan per update made the page quadratic)."""
         self.events: list[Event] = []
         self._event_keys: set[str] = set()
         self._answered: dict[str, None] = {}
@@ -207,7 +210,7 @@ class Board:
         """Drop requests the central never answered before they expired."""
         stale = [r for r in self.requests.values() if r.status == "waiting" and r.expires_at < now]
         for request in stale:
-            del self.requests[request.request_id]
+            self._drop(request.request_id)
             text = f"{request.driver_id}'s request at {request.cp_id} expired without an answer"
             self._log(request.expires_at, text, "warn", request.cp_id, f"expired-{request.request_id}", now)
         return bool(stale)
@@ -277,7 +280,7 @@ class Board:
         if len(self._answered) > 10_000:
             del self._answered[next(iter(self._answered))]
         if isinstance(answer, SupplyDenied):
-            self.requests.pop(answer.request_id, None)
+            self._drop(answer.request_id)
             text = f"{answer.driver_id} denied at {answer.cp_id}: {DENIAL_TEXT[answer.reason]}"
             logged = self._log(answer.sent_at, text, "warn", answer.cp_id, answer.message_id, now)
             return logged or request is not None
@@ -289,6 +292,7 @@ class Board:
         if request.status == "waiting":
             request.status = "authorised"
         request.session_id = answer.session_id
+        self._request_of_session[answer.session_id] = answer.request_id
         text = f"{answer.driver_id} authorised at {answer.cp_id}"
         self._log(answer.sent_at, text, "ok", answer.cp_id, answer.message_id, now)
         return True
@@ -305,7 +309,7 @@ class Board:
         session = end.session_id if isinstance(end, SupplyInterrupted) else end.ticket_id
         request = self._by_session(session)
         if request is not None and isinstance(end, Ticket):
-            del self.requests[request.request_id]
+            self._drop(request.request_id)
         if isinstance(end, SupplyInterrupted):
             text = f"Supply of {end.driver_id} at {end.cp_id} interrupted: {END_TEXT[end.reason]}"
             level = "warn"
@@ -319,14 +323,20 @@ class Board:
         return logged or request is not None
 
     def _by_session(self, session_id: str) -> InProgress | None:
-        return next((r for r in self.requests.values() if r.session_id == session_id), None)
+        request_id = self._request_of_session.get(session_id)
+        return None if request_id is None else self.requests.get(request_id)
+
+    def _drop(self, request_id: str) -> None:
+        request = self.requests.pop(request_id, None)
+        if request is not None and request.session_id is not None:
+            self._request_of_session.pop(request.session_id, None)
 
     def _forget_sessions_at(self, cp_id: str) -> None:
         """A CP that is no longer supplying has no session in progress (a lost ticket must not
         leave a row forever); requests still waiting for an answer stay."""
         for request in list(self.requests.values()):
             if request.cp_id == cp_id and request.status == "supplying":
-                del self.requests[request.request_id]
+                self._drop(request.request_id)
 
     def _log(self, at: datetime, text: str, level: str, cp_id: str | None, key: str, now: datetime) -> bool:
         if at < now - self.window or key in self._event_keys:

@@ -133,3 +133,38 @@ def test_operator_commands_are_logged_once() -> None:
     assert board.apply(command, NOW)
     assert not board.apply(command, NOW)
     assert board.snapshot()["events"][0]["text"] == "Operator ana asked CP1 to stop"
+
+
+def authorised(rid: str, session: str, cp: str) -> SupplyAuthorised:
+    return SupplyAuthorised(
+        request_id=rid, session_id=session, cp_id=cp, driver_id="D1", price_per_kwh=Decimal(1)
+    )
+
+
+def update(session: str, cp: str, kwh: int) -> SupplyUpdate:
+    return SupplyUpdate(
+        session_id=session, cp_id=cp, driver_id="D1", seq=kwh, kw=Decimal(7), kwh=Decimal(kwh), eur=Decimal(0)
+    )
+
+
+def test_each_update_reaches_its_own_session_among_many() -> None:
+    board = Board()
+    for n in range(50):
+        board.apply(request(f"r{n}", f"CP{n}"), NOW)
+        board.apply(authorised(f"r{n}", f"s{n}", f"CP{n}"), NOW)
+    board.apply(update("s17", "CP17", 5), NOW)
+    rows = {row["cp_id"]: row for row in board.snapshot()["requests"]}
+    assert rows["CP17"]["status"] == "supplying"
+    assert rows["CP17"]["kwh"] == "5"
+    assert all(row["status"] == "authorised" for cp, row in rows.items() if cp != "CP17")
+
+
+def test_a_session_that_ended_takes_no_more_updates() -> None:
+    board = Board()
+    board.apply(request("r1", "CP1"), NOW)
+    board.apply(authorised("r1", "s1", "CP1"), NOW)
+    board.apply(update("s1", "CP1", 2), NOW)
+    board.apply(status("CP1", CpState.ACTIVE), NOW)  # the CP is no longer supplying: the row goes
+    assert board.snapshot()["requests"] == []
+    assert not board.apply(update("s1", "CP1", 3), NOW)
+    assert board.snapshot()["requests"] == []
