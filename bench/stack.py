@@ -53,11 +53,30 @@ class Stack:
 
     @property
     def auth_address(self) -> str:
-        return f"127.0.0.1:{self.port('AUTH_HOST_PORT', '7000')}"
+        return f"{self.address_of('central-auth')}:7000"
 
     @property
     def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.port('WEB_HOST_PORT', '8080')}"
+        return f"http://{self.address_of('central-web')}:8000"
+
+    def address_of(self, service: str) -> str:
+        """A service's own address on the compose network, not its published port:
+        Docker's userland port proxy gave way when thousands of simulated monitors
+        reconnected at once, and it copies every byte on a CPU the stack needs."""
+        container = next(name for name, found in self.containers().items() if found == service)
+        out = subprocess.run(
+            [
+                "docker",
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                container,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return out.split()[0]
 
     @property
     def enrolment_key(self) -> str:
