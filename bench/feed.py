@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
-from evcharging.kafka import consumer_config
+from evcharging.kafka import consumer_config, end_positions
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +40,8 @@ class Feed:
         self._dispatch = dispatch
         self._stop = threading.Event()
         self._consumer = Consumer(consumer_config(bootstrap, f"bench-feed-{uuid.uuid4().hex[:8]}"))
-        self._consumer.assign(self._end_offsets())
+        self._consumer.assign(end_positions(self._consumer, TOPICS, timeout=30))
         self._thread = threading.Thread(target=self._read, name="bench-feed", daemon=True)
-
-    def _end_offsets(self) -> list[TopicPartition]:
-        assignment = []
-        for topic in TOPICS:
-            for partition in range(topic.partitions):
-                _, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic.name, partition), timeout=30
-                )
-                assignment.append(TopicPartition(topic.name, partition, high))
-        return assignment
 
     def start(self) -> None:
         self._thread.start()

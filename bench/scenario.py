@@ -304,7 +304,7 @@ class Run:
         settled = await self._settle(name)
         steps = []
         for rate in self.options.rates if settled else []:
-            step = await self._step(name, rate, len(cps))
+            step = await self._step(name, rate)
             steps.append(step)
             if not step["sustained"]:
                 break
@@ -345,7 +345,7 @@ class Run:
             )
         return {cp for cp in cps if self.fleet.central_says.get(cp) is m.CpState.ACTIVE}
 
-    async def _step(self, name: str, rate: int, cps: int) -> dict[str, Any]:
+    async def _step(self, name: str, rate: int) -> dict[str, Any]:
         self.fleet.telemetry_rate = rate / max(1, self.fleet.supplying())
         self.status(f"{name}: {rate} msg/s", 0, self.options.step)
         await asyncio.sleep(STEP_WARM_UP)  # let the new rate settle before timing it

@@ -8,9 +8,10 @@ Faust (aiokafka, Java-compatible murmur2) produces it; see tests/integration.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Message as KafkaRecord
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -60,6 +61,19 @@ class ContractProducer:
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for every message to be acknowledged; returns how many are still queued."""
         return int(self._producer.flush(timeout))
+
+
+def end_positions(consumer: Consumer, topics: Iterable[Topic], timeout: float = 10.0) -> list[TopicPartition]:
+    """Every partition of `topics` at its current end: assign (or commit) these to
+    read only what is published from now on."""
+    positions = []
+    for topic in topics:
+        for partition in range(topic.partitions):
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic.name, partition), timeout=timeout
+            )
+            positions.append(TopicPartition(topic.name, partition, high))
+    return positions
 
 
 def _report_failure(error: KafkaError | None, _message: Any) -> None:

@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
 from evcharging.db import connect, cursor
-from evcharging.kafka import ContractProducer, consumer_config
+from evcharging.kafka import ContractProducer, consumer_config, end_positions
 from evcharging.messages import (
     CpConnected,
     CpDisconnected,
@@ -146,13 +146,9 @@ def start_group_at_the_end(bootstrap: str, group: str) -> None:
     so the worker starts with this run's messages and none of the history."""
     consumer = Consumer(consumer_config(bootstrap, group))
     try:
-        offsets = []
-        for topic in (t.SUPPLY_REQUESTS, t.TELEMETRY, t.SUPPLY_ENDED, t.FAULTS, t.RECOVERIES,
-                      t.CP_CONNECTIONS, t.OPERATOR_COMMANDS):  # fmt: skip
-            for partition in range(topic.partitions):
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic.name, partition), timeout=10)
-                offsets.append(TopicPartition(topic.name, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
+        sources = (t.SUPPLY_REQUESTS, t.TELEMETRY, t.SUPPLY_ENDED, t.FAULTS, t.RECOVERIES,
+                   t.CP_CONNECTIONS, t.OPERATOR_COMMANDS)  # fmt: skip
+        consumer.commit(offsets=end_positions(consumer, sources), asynchronous=False)
     finally:
         consumer.close()
 
@@ -319,12 +315,7 @@ class Outputs:
 def outputs(run: Run) -> Iterator[Outputs]:
     found = Outputs(run.prefix)
     consumer = Consumer(consumer_config(run.infra.kafka_bootstrap, f"{run.app_id}-reader"))
-    assignment = []
-    for topic in OUTPUTS:
-        for partition in range(topic.partitions):
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic.name, partition), timeout=10)
-            assignment.append(TopicPartition(topic.name, partition, high))
-    consumer.assign(assignment)
+    consumer.assign(end_positions(consumer, OUTPUTS))
     stop = threading.Event()
 
     def read() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from evcharging.codec import decode, key_of
-from evcharging.kafka import consumer_config
+from evcharging.kafka import consumer_config, end_positions
 from evcharging.topics import BY_NAME, Topic
 from tests.support.waiting import wait_until
 
@@ -19,14 +19,7 @@ class TopicTail:
 
     def __init__(self, bootstrap: str, topics: Iterable[Topic]) -> None:
         self._consumer = Consumer(consumer_config(bootstrap, f"test-tail-{uuid.uuid4().hex}"))
-        assignment = []
-        for topic in topics:
-            for partition in range(topic.partitions):
-                _low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic.name, partition), timeout=10
-                )
-                assignment.append(TopicPartition(topic.name, partition, high))
-        self._consumer.assign(assignment)
+        self._consumer.assign(end_positions(self._consumer, topics))
         self._by_key: dict[str, list[tuple[str, object]]] = {}
 
     def close(self) -> None:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from evcharging.codec import ContractError, decode
-from evcharging.kafka import ContractProducer, consumer_config
+from evcharging.kafka import ContractProducer, consumer_config, end_positions
 from evcharging.messages import (
     CpState,
     CpStatus,
@@ -85,13 +85,7 @@ class ScriptedCentral:
 
     def start(self) -> ScriptedCentral:
         consumer = Consumer(consumer_config(self.bootstrap, f"scripted-central-{new_id()}"))
-        tps = []
-        for topic in (SUPPLY_REQUESTS, OPERATOR_COMMANDS):
-            for partition in range(topic.partitions):
-                tp = TopicPartition(topic.name, partition)
-                _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-                tps.append(TopicPartition(topic.name, partition, high))
-        consumer.assign(tps)
+        consumer.assign(end_positions(consumer, (SUPPLY_REQUESTS, OPERATOR_COMMANDS)))
         self._thread = threading.Thread(target=self._loop, args=(consumer,), daemon=True)
         self._thread.start()
         return self
