@@ -126,6 +126,25 @@ def test_wrong_and_unknown_credentials_are_refused(
     assert isinstance(connected, CpConnected), "a refused attempt published an event"
 
 
+def test_a_registration_whose_answer_was_lost_is_repeated_until_its_credential_is_used(
+    server: AuthProcess, run: TestRun
+) -> None:
+    cp_id = run.new_cp_id()
+    with WireClient(server.port) as client:
+        lost = client.register(run, cp_id)  # as if this answer never reached the monitor
+    with WireClient(server.port) as client:
+        credential = client.register(run, cp_id)  # its retry: registered again, not refused for good
+        assert credential != lost
+        assert refusal_reason(client.authenticate(cp_id, lost)) == "bad_credential"
+        assert isinstance(client.authenticate(cp_id, credential), Authenticated)
+    with WireClient(server.port) as client:
+        taken_over = client.request(
+            Register(enrolment_key=run.enrolment_key, cp_id=cp_id, location="x", price_per_kwh=Decimal(1))
+        )
+        assert refusal_reason(taken_over) == "already_registered"
+        assert isinstance(client.authenticate(cp_id, credential), Authenticated)
+
+
 def test_a_second_live_connection_for_one_cp_is_refused(server: AuthProcess, run: TestRun) -> None:
     cp_id = run.new_cp_id()
     with WireClient(server.port) as first, WireClient(server.port) as second:
@@ -152,6 +171,8 @@ def test_registration_needs_the_operator_key_and_never_overwrites_a_credential(
         )
         assert refusal_reason(refused) == "bad_enrolment_key"
         credential = client.register(run, cp_id, price="0.415")
+        assert isinstance(client.authenticate(cp_id, credential), Authenticated)
+    with WireClient(server.port) as client:
         again = client.request(
             Register(
                 enrolment_key=run.enrolment_key, cp_id=cp_id, location="elsewhere", price_per_kwh=Decimal(1)

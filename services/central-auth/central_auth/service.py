@@ -26,6 +26,7 @@ from central_auth.publisher import EventPublisher
 from central_auth.registry import LiveRegistry
 from central_auth.settings import AuthSettings
 from central_auth.store import AsyncCpStore, Registration, StoreUnavailable
+from central_auth.unconfirmed import UnconfirmedCredentials
 from evcharging import topics
 from evcharging.messages import CpDisconnected, EngineHealth
 from evcharging.wire import (
@@ -72,6 +73,7 @@ class AuthService:
         self.store = store
         self.publisher = publisher
         self.registry = LiveRegistry()
+        self.unconfirmed = UnconfirmedCredentials()
         self.clock = clock
         self.incarnation = uuid.uuid4().hex[:12]
         """Tells this run's connection ids from those of earlier runs."""
@@ -191,13 +193,24 @@ class Conversation:
         credential = new_credential()
         hashed = await asyncio.to_thread(hash_credential, credential)
         outcome = await service.store.register(request.cp_id, request.location, request.price_per_kwh, hashed)
-        if outcome is Registration.ALREADY_REGISTERED:
+        if outcome is Registration.ALREADY_REGISTERED and not await self._reissue(request, hashed):
             return Error(
                 reason=Reason.ALREADY_REGISTERED,
                 detail=f"{request.cp_id} has a credential already; authenticate with it",
             )
-        log.info("%s: CP %s registered (%s)", self.connection_id, request.cp_id, outcome.value)
+        service.unconfirmed.issued(request.cp_id, hashed)
+        how = "credential reissued" if outcome is Registration.ALREADY_REGISTERED else outcome.value
+        log.info("%s: CP %s registered (%s)", self.connection_id, request.cp_id, how)
         return Registered(cp_id=request.cp_id, credential=credential)
+
+    async def _reissue(self, request: Register, hashed: str) -> bool:
+        """Replace a credential this run issued and nobody has used: its answer was lost
+        (central_auth.unconfirmed says why)."""
+        previous = self._service.unconfirmed.reissuable(request.cp_id)
+        if previous is None:
+            return False
+        store = self._service.store
+        return await store.reissue(request.cp_id, request.location, request.price_per_kwh, previous, hashed)
 
     async def _authenticate(self, request: Authenticate) -> Record:
         stored = await self._service.store.find(request.cp_id)
@@ -213,6 +226,7 @@ class Conversation:
             return Error(
                 reason=Reason.ALREADY_CONNECTED, detail=f"{request.cp_id} is connected on another connection"
             )
+        self._service.unconfirmed.confirmed(request.cp_id)
         self._open_session(request.cp_id, request.engine_health)
         return Authenticated(cp_id=request.cp_id, connection_id=self.connection_id, **self._terms())
 

@@ -88,6 +88,17 @@ class CpStore:
         )
         return Registration.ENROLLED if changed else Registration.ALREADY_REGISTERED
 
+    def reissue(
+        self, cp_id: str, location: str, price: Decimal, previous_hash: str, credential_hash: str
+    ) -> bool:
+        """Replace the credential stored as `previous_hash`; False if it is not that one any more."""
+        changed = self._execute(
+            "UPDATE charging_points SET credential_hash = %s, ubicacion = %s, precio_kwh = %s"
+            " WHERE id = %s AND credential_hash = %s",
+            (credential_hash, location, price, cp_id, previous_hash),
+        )
+        return changed > 0
+
     def insert(
         self, cp_id: str, location: str, price: Decimal, credential_hash: str, auto_provisioned: bool
     ) -> bool:
@@ -184,6 +195,11 @@ class AsyncCpStore:
 
     async def register(self, cp_id: str, location: str, price: Decimal, credential_hash: str) -> Registration:
         return await self._run(self._store.register, cp_id, location, price, credential_hash)
+
+    async def reissue(
+        self, cp_id: str, location: str, price: Decimal, previous_hash: str, credential_hash: str
+    ) -> bool:
+        return await self._run(self._store.reissue, cp_id, location, price, previous_hash, credential_hash)
 
     async def insert_auto(self, cp_id: str, location: str, price: Decimal, credential_hash: str) -> bool:
         return await self._run(self._store.insert, cp_id, location, price, credential_hash, True)
