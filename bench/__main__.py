@@ -42,7 +42,12 @@ def options() -> tuple[Options, bool]:
         "--levels", type=int, nargs="+", default=[100, 1000, 5000], help="simulated CPs per level"
     )
     parser.add_argument("--hold", type=float, default=30.0, help="seconds measured at each level")
-    parser.add_argument("--rates", type=int, nargs="+", default=[250, 500, 1000, 2000, 4000, 8000])
+    parser.add_argument(
+        "--rates",
+        type=int,
+        nargs="+",
+        default=[100, 150, 200, 250, 300, 400, 500, 650, 800, 1000, 1300, 1600, 2000, 2500, 3200, 4000, 5000],
+    )
     parser.add_argument("--step", type=float, default=15.0, help="seconds per throughput step")
     parser.add_argument(
         "--workers", type=int, nargs="*", default=[1, 2], help="central-stream workers to compare"

@@ -164,12 +164,19 @@ def _throughput(runs: list[dict[str, Any]], produce: float) -> list[str]:
         steps = ", ".join(
             f"{step['sent_per_s']:,.0f} → {_ms(step['lag']['p99_ms'])} ms{'' if step['sustained'] else ' ✗'}"
             for step in run["steps"]
-        )
+        ) or _unsettled(run["settling"])
         lines.append(
             f"| {run['workers']} | {run['cps']:,} | {run['sustained_per_s']:,.0f} "
             f"| {ratio(run['sustained_per_s'], produce):.2%} | {steps} |"
         )
     return lines
+
+
+def _unsettled(settling: dict[str, Any]) -> str:
+    return (
+        f"never settled in {settling['seconds']:,.0f} s: last window relayed "
+        f"{settling['relayed_per_s']:,.0f} msg/s, lag p99 {_ms(settling['lag']['p99_ms'])} ms"
+    )
 
 
 def _resources(levels: list[dict[str, Any]]) -> list[str]:

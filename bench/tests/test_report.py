@@ -49,6 +49,12 @@ def results(one_worker: float = 4000.0, two_workers: float = 5000.0) -> dict[str
             {
                 "workers": 1,
                 "cps": 5000,
+                "settling": {
+                    "settled": True,
+                    "seconds": 3.0,
+                    "lag": latency(90.0, 300.0),
+                    "relayed_per_s": 50.0,
+                },
                 "steps": [],
                 "sustained_per_s": one_worker,
                 "accounts": level(1, 1, 1, 1)["accounts"],
@@ -56,6 +62,12 @@ def results(one_worker: float = 4000.0, two_workers: float = 5000.0) -> dict[str
             {
                 "workers": 2,
                 "cps": 5000,
+                "settling": {
+                    "settled": False,
+                    "seconds": 240.0,
+                    "lag": latency(9000.0, 12500.0),
+                    "relayed_per_s": 31.0,
+                },
                 "steps": [],
                 "sustained_per_s": two_workers,
                 "accounts": level(1, 1, 1, 1)["accounts"],
@@ -88,6 +100,11 @@ def test_markdown_gives_ratios_to_raw_kafka_and_says_by_how_much_a_target_is_mis
     assert "| 5,000 | 66.7 | 200 | 300 | 4.0× |" in text  # authorisation p99 200 ms = 4× the 50 ms round trip
     assert "**no** (1.3× the limit)" in text  # 4× against a 3× target
     assert "| kafka | 80 / 120 % · 600 MiB | 80 / 120 % · 600 MiB |" in text
+
+
+def test_workers_that_never_settled_say_what_they_did_relay() -> None:
+    text = report.markdown({**results(), "targets": report.targets(results())})
+    assert "never settled in 240 s: last window relayed 31 msg/s, lag p99 12,500 ms" in text
 
 
 def test_write_makes_json_markdown_and_a_png(tmp_path: Path) -> None:
