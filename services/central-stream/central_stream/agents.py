@@ -246,7 +246,8 @@ class CentralStream:
         if owned is None:
             return  # rebalancing or recovering the table: not now
         fresh = owned - self._reconciled
-        due = {cp for cp in self.registry.cps if self._partition_of(cp) in fresh}
+        # hashing every registered CP is only needed when partitions were newly assigned
+        due = {cp for cp in self.registry.cps if self._partition_of(cp) in fresh} if fresh else set()
         due |= {cp for cp in self.registry.take_new_cps() if self._partition_of(cp) in owned}
         if owned != self._reconciled:
             log.info(
