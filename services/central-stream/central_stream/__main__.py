@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import faust
 
@@ -15,6 +16,7 @@ from central_stream.agents import CentralStream
 from central_stream.app import create_app
 from central_stream.registry import CachedRegistry
 from central_stream.settings import StreamSettings
+from central_stream.sink import KafkaSink
 from central_stream.store import Database, Store
 from evcharging.config import DatabaseSettings
 
@@ -25,7 +27,13 @@ def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.A
     app = create_app(settings)
     store = Store(Database(database, cp_prefix=settings.cp_prefix))
     registry = CachedRegistry(store, miss_ttl=settings.registry_miss_ttl)
-    return app, CentralStream(app, settings, store, registry)
+    sink = KafkaSink(settings.kafka_bootstrap, client_id=f"{settings.app_id}-sink")
+
+    def close_sink(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        sink.close()
+
+    app.on_before_shutdown.connect(close_sink)
+    return app, CentralStream(app, settings, store, registry, sink)
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ from central_stream.store import StoreRejected
 from central_stream.watchdog import Watchdog
 from evcharging import health
 from evcharging import topics as t
-from evcharging.codec import ContractError, decode, encode, key_of
+from evcharging.codec import ContractError, decode
 from evcharging.messages import CpState, DeadLetter, Message, SupplyRequest
 from evcharging.partitioning import partition_for
 
@@ -64,7 +64,6 @@ SOURCES: tuple[t.Topic, ...] = (
     t.CP_CONNECTIONS,
     t.OPERATOR_COMMANDS,
 )
-SINKS: tuple[t.Topic, ...] = (t.DRIVER_RESPONSES, t.CP_COMMANDS, t.TICKETS, t.CP_STATUS, t.DEAD_LETTERS)
 SERVICE = "central-stream"
 
 
@@ -77,27 +76,19 @@ class StorePort(Protocol):
 
 
 class Sink(Protocol):
-    """Publishes a contract message; the awaitable it returns completes on the broker's ack."""
+    """Publishes contract messages (sink.KafkaSink; a recorder in unit tests)."""
 
-    async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]: ...
+    async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
+        """Queue `message`; the awaitable returned completes on the broker's ack."""
+        ...
+
+    async def publish_live(self, topic: t.Topic, message: Message) -> None:
+        """Queue a live figure, which nobody waits for."""
+        ...
 
 
 ChangelogWriter = Callable[[str, str, int], Awaitable[Awaitable[Any]]]
 """(cp_id, record as JSON, partition) -> an awaitable of the broker's acknowledgement."""
-
-
-class FaustSink:
-    """Publishes through the Faust app's producer (murmur2 on the raw key, acks=all)."""
-
-    def __init__(self, app: faust.App) -> None:
-        self._channels = {
-            topic.name: app.topic(topic.name, key_type=bytes, value_type=bytes, partitions=topic.partitions)
-            for topic in SINKS
-        }
-
-    async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
-        channel = self._channels[topic.name]
-        return await channel.send(key=key_of(topic, message), value=encode(message))
 
 
 class CentralStream:
@@ -109,7 +100,7 @@ class CentralStream:
         settings: StreamSettings,
         store: StorePort,
         registry: CachedRegistry,
-        sink: Sink | None = None,
+        sink: Sink,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         changelog: ChangelogWriter | None = None,
     ) -> None:
@@ -117,7 +108,7 @@ class CentralStream:
         self.settings = settings
         self.store = store
         self.registry = registry
-        self.sink: Sink = sink or FaustSink(app)
+        self.sink = sink
         self.clock = clock
         self.records = app.Table(
             "cp_state",
@@ -206,11 +197,12 @@ class CentralStream:
                 await self.store.save_supply(effect.row)
         states = [(e.cp_id, e.state, e.since) for e in outcome.effects if isinstance(e, rules.SaveCpState)]
         await self.store.save_cp_states(states)
-        acks = [
-            await self.sink.publish(e.topic, e.message) for e in outcome.effects if isinstance(e, rules.Send)
-        ]
-        if acks and not outcome.live_only:
-            await asyncio.gather(*acks)
+        sends = [effect for effect in outcome.effects if isinstance(effect, rules.Send)]
+        if outcome.live_only:
+            for send in sends:
+                await self.sink.publish_live(send.topic, send.message)
+        else:
+            await asyncio.gather(*[await self.sink.publish(send.topic, send.message) for send in sends])
         if outcome.record is not None:
             value = outcome.record.model_dump_json()
             self.records.data[cp_id] = value  # the local copy, without Faust's buffered changelog write

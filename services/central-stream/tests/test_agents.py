@@ -63,6 +63,9 @@ class Recorder:
         self.sent.append((topic.name, message))
         return _done()
 
+    async def publish_live(self, topic: t.Topic, message: Message) -> None:
+        self.sent.append((topic.name, message))
+
     async def changelog(self, cp_id: str, value: str, partition: int) -> Awaitable[Any]:
         self.changelogged.append((cp_id, value, partition))
         return _done()
@@ -119,7 +122,7 @@ async def running_agent() -> AsyncIterator[Harness]:
 
     registry = CachedRegistry(FixedSource({CP: CpInfo(CP, "Elche", PRICE)}, {"D1", "D2"}))
     await registry.reload()
-    stream = CentralStream(app, settings, recorder, registry, sink=recorder, changelog=recorder.changelog)
+    stream = CentralStream(app, settings, recorder, registry, recorder, changelog=recorder.changelog)
     app.finalize()
     async with stream.agent.test_context() as agent:
         yield Harness(stream, recorder, agent)
