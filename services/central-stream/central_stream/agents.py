@@ -1,11 +1,17 @@
-"""The Faust agent that runs every CP: one agent over all CP-keyed topics.
+"""The Faust agents that run every CP, over all CP-keyed topics.
 
 All of a CP's events — requests, telemetry, ends, faults, recoveries,
 connections, operator commands — share its partition, so the worker that owns
-that partition sees them one at a time, in order, with the CP's record (the
-`cp_state` table) at hand. That is what makes "exactly one of two simultaneous
-requests wins" true without a lock between workers, and what lets workers be
-added up to the partition count.
+that partition sees them one at a time, with the CP's record (the `cp_state`
+table) at hand. That is what makes "exactly one of two simultaneous requests
+wins" true without a lock between workers, and what lets workers be added up
+to the partition count.
+
+Supply requests have an agent of their own, beside the one for everything
+else: each agent has its own buffer, so a driver waiting for an answer does not
+queue behind a backlog of live telemetry. Both agents take one lock per event,
+so the rules still see one event at a time; Kafka never ordered events of
+different topics anyway.
 
 For each event the agent: parses it against the contract (or dead-letters it),
 applies the rules (rules.py), carries out the effects, then saves the record.
@@ -118,9 +124,13 @@ class CentralStream:
             extra_topic_configs=CHANGELOG_CONFIG,
             help="CP id -> rules.CpRecord as JSON: the facts that make the CP's state",
         )
-        source = app.topic(*(topic.name for topic in SOURCES), key_type=bytes, value_type=bytes)
+        requests = app.topic(t.SUPPLY_REQUESTS.name, key_type=bytes, value_type=bytes)
+        others = [topic.name for topic in SOURCES if topic is not t.SUPPLY_REQUESTS]
         self.changelog = changelog or self._send_changelog
-        self.agent = app.agent(source, name="cp_events")(self._process)
+        self.agent = app.agent(app.topic(*others, key_type=bytes, value_type=bytes), name="cp_events")(
+            self._process
+        )
+        self.requests_agent = app.agent(requests, name="supply_requests")(self._process)
         app.timer(settings.housekeeping_interval, name="housekeeping")(self.housekeeping)
         self._lock = asyncio.Lock()
         self._reconciled: set[int] = set()
