@@ -40,7 +40,7 @@ import os
 import random
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -262,6 +262,11 @@ class AuthClient:
         """The server's name for the current session (None when not authenticated)."""
         return self._session.connection_id if self._session else None
 
+    @property
+    def heartbeat_interval(self) -> float | None:
+        """Seconds between heartbeats, as the server last set them (None when not authenticated)."""
+        return self._session.heartbeat_interval if self._session else None
+
     async def wait_authenticated(self) -> str:
         """Wait until a session is open; returns the CP's id. Bound it with asyncio.timeout."""
         await self._authenticated.wait()
@@ -388,9 +393,20 @@ class AuthClient:
             reply = await link.request(Heartbeat(engine_health=_probe(health)), session.heartbeat_timeout)
             if not isinstance(reply, HeartbeatAck):
                 raise LinkLost(f"heartbeat answered with {reply!r}")
+            session = self._adopt_terms(session, reply)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(session.heartbeat_interval):
                     await self._nudged.wait()
+
+    def _adopt_terms(self, session: _Session, ack: HeartbeatAck) -> _Session:
+        """The server stretches the terms as more CPs connect; its ack says when."""
+        if ack.heartbeat_interval is None or ack.heartbeat_timeout is None:
+            return session
+        self._session = replace(
+            session, heartbeat_interval=ack.heartbeat_interval, heartbeat_timeout=ack.heartbeat_timeout
+        )
+        log.info("heartbeat every %g s from now on", ack.heartbeat_interval)
+        return self._session
 
     def _set_state(self, state: LinkState) -> None:
         if state is self._state:

@@ -173,7 +173,12 @@ class Heartbeat(Record):
 
 
 class HeartbeatAck(Record):
+    """Received. When the session's terms changed (central-auth stretches them as
+    more CPs connect), the new ones, which hold from now on."""
+
     frame_type = FrameType.HEARTBEAT_ACK
+    heartbeat_interval: float | None = Field(default=None, gt=0)
+    heartbeat_timeout: float | None = Field(default=None, gt=0)
 
 
 # --- the refusal ------------------------------------------------------------------

@@ -17,7 +17,8 @@ import pytest
 
 from evcharging.auth_client import AuthClient, AuthRefused, Backoff, CpProfile, FileCredentialStore, LinkState
 from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault, Recovery
-from tests.support.central_auth import CpEvents, TestRun, central_auth
+from evcharging.wire import Authenticated, Heartbeat, HeartbeatAck
+from tests.support.central_auth import CpEvents, TestRun, WireClient, central_auth
 from tests.support.stack import ROOT, Infra, free_port
 
 pytestmark = pytest.mark.integration
@@ -185,3 +186,54 @@ def test_the_container_healthcheck_pings_the_server(infra: Infra, run: TestRun, 
     stopped = healthcheck(server.port)
     assert stopped.returncode == 1
     assert "unhealthy" in stopped.stderr
+
+
+def test_heartbeats_are_stretched_as_cps_connect_and_the_client_follows(
+    infra: Infra, run: TestRun, tmp_path: Path
+) -> None:
+    """A budget of 2 heartbeats a second: 1 CP beats every second, 5 CPs every 2.5 s
+    (timeout 7.5 s), and a CP already connected learns the new terms in its next ack."""
+    first = run.new_cp_id()
+
+    async def life(port: int) -> None:
+        client = AuthClient(
+            ("127.0.0.1", port), enrolment_key=run.enrolment_key, profile=PROFILE, cp_id=first, backoff=QUICK
+        )
+        task = asyncio.create_task(client.run(lambda: EngineHealth.OK))
+        try:
+            async with asyncio.timeout(15):
+                await client.wait_authenticated()
+            assert client.heartbeat_interval == 1.0
+            others = await asyncio.to_thread(_connect_four_more, port)
+            assert [reply.heartbeat_interval for reply in others] == [1.0, 1.5, 2.0, 2.5]
+            await _until(lambda: client.heartbeat_interval == 2.5, 5, "the client to adopt the new terms")
+            await asyncio.sleep(4)  # silent past the base 3 s timeout, within the new 7.5 s
+            assert client.state is LinkState.AUTHENTICATED
+            assert await asyncio.to_thread(_last_is_still_served)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    opened: list[WireClient] = []
+
+    def _connect_four_more(port: int) -> list[Authenticated]:
+        replies = []
+        for _ in range(4):
+            client = WireClient(port)
+            opened.append(client)
+            cp_id = run.new_cp_id()
+            reply = client.authenticate(cp_id, client.register(run, cp_id))
+            assert isinstance(reply, Authenticated)
+            replies.append(reply)
+        return replies
+
+    def _last_is_still_served() -> bool:
+        """The last CP, silent for 4 s, still gets its heartbeat answered."""
+        return isinstance(opened[-1].request(Heartbeat(engine_health=EngineHealth.OK)), HeartbeatAck)
+
+    with central_auth(infra, run, tmp_path / "central-auth.log", AUTH_HEARTBEAT_BUDGET="2") as server:
+        try:
+            asyncio.run(life(server.port))
+        finally:
+            for client in opened:
+                client.close()

@@ -26,6 +26,7 @@ from central_auth.publisher import EventPublisher
 from central_auth.registry import LiveRegistry
 from central_auth.settings import AuthSettings
 from central_auth.store import AsyncCpStore, Registration, StoreUnavailable
+from central_auth.terms import Terms, terms_for
 from central_auth.unconfirmed import UnconfirmedCredentials
 from evcharging import topics
 from evcharging.messages import CpDisconnected, EngineHealth
@@ -115,6 +116,12 @@ class AuthService:
         for conversation in list(self._open):
             conversation.close(detail)
 
+    def terms(self) -> Terms:
+        """The heartbeat terms for a CP now, given how many are connected."""
+        settings = self.settings
+        base = Terms(settings.deadlines.heartbeat_interval, settings.deadlines.heartbeat_timeout)
+        return terms_for(len(self.registry), base, settings.heartbeat_budget)
+
     def enrolment_key_matches(self, key: str) -> bool:
         return hmac.compare_digest(key.encode(), self.settings.enrolment_key.encode())
 
@@ -127,6 +134,8 @@ class Conversation:
         self.connection_id = connection_id
         self._opened_at = opened_at
         self.session: CpSession | None = None
+        self.terms = service.terms()
+        """The heartbeat terms, as the CP was last told them (set anew when the session opens)."""
         self.closed = False
 
     def expiry(self) -> Expiry:
@@ -138,9 +147,9 @@ class Conversation:
                 f"not authenticated within {deadlines.handshake:g} s of connecting",
             )
         return Expiry(
-            self.session.deadline(deadlines.heartbeat_timeout),
+            self.session.deadline(self.terms.timeout),
             Reason.HEARTBEAT_TIMEOUT,
-            f"no heartbeat for {deadlines.heartbeat_timeout:g} s",
+            f"no heartbeat for {self.terms.timeout:g} s",
         )
 
     async def answer(self, request: Record) -> Record:
@@ -272,7 +281,11 @@ class Conversation:
         if self.session is None:
             return Error(reason=Reason.UNEXPECTED_REQUEST, detail="authenticate before sending heartbeats")
         self._service.publisher.publish(self.session.heartbeat(request.engine_health, self._service.clock()))
-        return HeartbeatAck()
+        terms = self._service.terms()
+        if terms == self.terms:
+            return HeartbeatAck()
+        self.terms = terms
+        return HeartbeatAck(heartbeat_interval=terms.interval, heartbeat_timeout=terms.timeout)
 
     # --- helpers --------------------------------------------------------------------
 
@@ -282,12 +295,9 @@ class Conversation:
 
     def _open_session(self, cp_id: str, health: EngineHealth) -> None:
         self.session = CpSession(cp_id, self.connection_id, health, last_heard=self._service.clock())
+        self.terms = self._service.terms()
         self._service.publisher.publish(self.session.opened())
         log.info("%s: %s authenticated, engine %s", self.connection_id, cp_id, health.value)
 
     def _terms(self) -> dict[str, float]:
-        deadlines = self._service.settings.deadlines
-        return {
-            "heartbeat_interval": deadlines.heartbeat_interval,
-            "heartbeat_timeout": deadlines.heartbeat_timeout,
-        }
+        return {"heartbeat_interval": self.terms.interval, "heartbeat_timeout": self.terms.timeout}

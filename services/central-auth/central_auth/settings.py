@@ -37,6 +37,8 @@ class AuthSettings:
     auto_id_prefix: str = "CP-A"
     deadlines: Deadlines = Deadlines()
     max_connections: int = 4096
+    heartbeat_budget: float = 1000.0
+    """Heartbeats per second central-auth plans for across all CPs (central_auth.terms)."""
     restart_announce_prefix: str = ""
     """Announce 'disconnected' at start-up only for CPs whose id starts with this.
     Empty (the default) means every CP; tests sharing a database narrow it."""
@@ -62,6 +64,7 @@ class AuthSettings:
                 frame=env_float("AUTH_FRAME_TIMEOUT", 5.0),
             ),
             max_connections=env_int("AUTH_MAX_CONNECTIONS", 4096),
+            heartbeat_budget=env_float("AUTH_HEARTBEAT_BUDGET", 1000.0),
             restart_announce_prefix=env("AUTH_RESTART_ANNOUNCE_PREFIX", ""),
         )
         settings.check()
@@ -80,6 +83,8 @@ class AuthSettings:
             problems.append("AUTH_HEARTBEAT_INTERVAL must be positive and below AUTH_HEARTBEAT_TIMEOUT")
         if not 0 < self.port < 65536:
             problems.append(f"port {self.port} is not a TCP port")
+        if self.heartbeat_budget <= 0:
+            problems.append("AUTH_HEARTBEAT_BUDGET must be positive")
         if self.max_connections < 1:
             problems.append("AUTH_MAX_CONNECTIONS must be at least 1")
         if problems:
