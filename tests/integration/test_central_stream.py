@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -632,7 +631,10 @@ def test_repeats_and_reordering_change_no_total_and_make_no_second_ticket(
     assert (ticket.kwh, ticket.total_eur) == (Decimal("3.000"), Decimal("1.00"))  # 0.999
     assert len(outputs.of(SupplyAuthorised, request_id=request.request_id)) == 1
     assert not outputs.of(SupplyDenied, request_id=request.request_id)
-    assert sorted(u.seq for u in outputs.of(SupplyUpdate, session_id=session)) == [0, 1, 3, 4, 5]
+    relayed = [u.seq for u in outputs.of(SupplyUpdate, session_id=session)]
+    # under load only the newest figures are relayed, but never one twice, nor an older after a newer
+    assert relayed == sorted(set(relayed)), relayed
+    assert relayed[-1] == 5
     (row,) = supply_rows(run, session)
     assert (row["consumo_kwh"], row["importe_total"]) == (Decimal("3.000"), Decimal("1.00"))
     assert again.message_id != end.message_id
@@ -673,6 +675,6 @@ def test_a_cp_whose_monitor_goes_away_keeps_its_supply_and_its_ticket(
 
 
 def test_partitions_of_the_run_cover_the_cps(run: Run) -> None:
-    """The run's CP ids land on every partition, so the flows above exercise all of them."""
-    assert len({partition_for(f"{run.prefix}C{n:04d}", t.PARTITIONS) for n in range(1, 40)}) == t.PARTITIONS
-    assert time.monotonic() > 0
+    """The run's CP ids spread over every partition, so the flows above exercise all of them
+    (80 ids: the chance that a random run prefix leaves a partition out is below 1 in 100,000)."""
+    assert len({partition_for(f"{run.prefix}C{n:04d}", t.PARTITIONS) for n in range(1, 81)}) == t.PARTITIONS
