@@ -7,10 +7,13 @@ table) at hand. That is what makes "exactly one of two simultaneous requests
 wins" true without a lock between workers, and what lets workers be added up
 to the partition count.
 
-Supply requests have an agent of their own, beside the one for everything
-else: each agent has its own buffer, so a driver waiting for an answer does not
-queue behind a backlog of live telemetry. Both agents take one lock per event,
-so the rules still see one event at a time; Kafka never ordered events of
+Three agents share the work, each with its own buffer, so a driver's request
+or a fault never queues behind a backlog of live telemetry: one for supply
+requests, one for telemetry, one for everything else. Telemetry is conflated
+under load — only the newest report of each CP is applied (latest.py says why
+nothing is lost by it) — and a CP's waiting report is applied before any other
+event of that CP, so an end or a fault bills the energy it reports. One lock
+makes the rules see one event at a time; Kafka never ordered events of
 different topics anyway.
 
 For each event the agent: parses it against the contract (or dead-letters it),
@@ -41,13 +44,16 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import faust
+from faust.types import TP
 
 from central_stream import rules
 from central_stream.app import CHANGELOG_CONFIG
+from central_stream.latest import Latest
 from central_stream.registry import CachedRegistry
 from central_stream.rules import CpRecord, Inbound, Outcome
 from central_stream.settings import StreamSettings
@@ -56,7 +62,7 @@ from central_stream.watchdog import Watchdog
 from evcharging import health
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
-from evcharging.messages import CpState, DeadLetter, Message, SupplyRequest
+from evcharging.messages import CpState, DeadLetter, Message, SupplyRequest, Telemetry
 from evcharging.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -97,6 +103,49 @@ ChangelogWriter = Callable[[str, str, int], Awaitable[Awaitable[Any]]]
 """(cp_id, record as JSON, partition) -> an awaitable of the broker's acknowledgement."""
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where an event came from: for its CP, its partition and its dead letter."""
+
+    topic: str
+    key: bytes | None
+    raw: bytes | None
+    partition: int
+    offset: int
+
+    @classmethod
+    def of(cls, message: Any) -> Origin:
+        """From a Faust message."""
+        return cls(message.topic, message.key, message.value, message.partition, message.offset)
+
+    @property
+    def cp_id(self) -> str:
+        return self.key.decode("utf-8", "replace") if self.key else ""
+
+    @property
+    def tp(self) -> TP:
+        return TP(self.topic, self.partition)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A telemetry report taken off the stream and not applied yet (latest.py)."""
+
+    telemetry: Telemetry
+    origin: Origin
+    event: Any
+    """Faust's event: acknowledged once applied, or once a newer report makes it pointless."""
+
+    @staticmethod
+    def supersedes(new: Waiting, old: Waiting) -> bool:
+        """A newer report of the session, or any report of another (the rules judge that one)."""
+        return new.telemetry.session_id != old.telemetry.session_id or new.telemetry.seq > old.telemetry.seq
+
+
+def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    return app.topic(*names, key_type=bytes, value_type=bytes)
+
+
 class CentralStream:
     """The agent, its table and its housekeeping, wired onto one Faust app."""
 
@@ -124,13 +173,18 @@ class CentralStream:
             extra_topic_configs=CHANGELOG_CONFIG,
             help="CP id -> rules.CpRecord as JSON: the facts that make the CP's state",
         )
-        requests = app.topic(t.SUPPLY_REQUESTS.name, key_type=bytes, value_type=bytes)
-        others = [topic.name for topic in SOURCES if topic is not t.SUPPLY_REQUESTS]
         self.changelog = changelog or self._send_changelog
-        self.agent = app.agent(app.topic(*others, key_type=bytes, value_type=bytes), name="cp_events")(
+        control = [topic.name for topic in SOURCES if topic not in (t.SUPPLY_REQUESTS, t.TELEMETRY)]
+        self.agent = app.agent(_raw_topic(app, *control), name="cp_events")(self._process)
+        self.requests_agent = app.agent(_raw_topic(app, t.SUPPLY_REQUESTS.name), name="supply_requests")(
             self._process
         )
-        self.requests_agent = app.agent(requests, name="supply_requests")(self._process)
+        self.telemetry_agent = app.agent(_raw_topic(app, t.TELEMETRY.name), name="telemetry")(
+            self._take_telemetry
+        )
+        self.waiting: Latest[Waiting] = Latest(Waiting.supersedes)
+        app.task(self._apply_telemetry)
+        cast(Any, app.on_partitions_revoked).connect(self._forget_revoked)  # typed for sync receivers
         app.timer(settings.housekeeping_interval, name="housekeeping")(self.housekeeping)
         self._lock = asyncio.Lock()
         self._reconciled: set[int] = set()
@@ -139,39 +193,79 @@ class CentralStream:
         self._watchdog = Watchdog(settings.kafka_bootstrap, settings.app_id, SOURCES, settings.stall_limit)
         self.processed = 0
 
-    # --- the agent ----------------------------------------------------------------
+    # --- the agents ---------------------------------------------------------------
 
     async def _process(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
             self._last_event = time.monotonic()
-            message = event.message
+            origin = Origin.of(event.message)
             async with self._lock:
-                await self.handle(
-                    message.topic, message.key, message.value, message.partition, message.offset
-                )
+                await self._apply_waiting(origin.cp_id)  # an end or a fault bills the newest figures
+                await self.handle(origin.topic, origin.key, origin.raw, origin.partition, origin.offset)
             yield None
+
+    async def _take_telemetry(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Keep the newest report of each CP for _apply_telemetry (latest.py)."""
+        manual = cast(Any, stream).noack()  # acknowledged by hand: once applied or superseded
+        async for event in manual.events():
+            self._last_event = time.monotonic()
+            origin = Origin.of(event.message)
+            telemetry = await self._accept(origin)
+            if not isinstance(telemetry, Telemetry):
+                event.ack()  # dead-lettered, or another deployment's
+            elif (lost := self.waiting.put(origin.cp_id, Waiting(telemetry, origin, event))) is not None:
+                lost.event.ack()
+            yield None
+
+    async def _apply_telemetry(self) -> None:
+        """Apply waiting telemetry, the CP that waited longest first, for as long as the worker runs."""
+        while True:
+            waiting = await self.waiting.next()
+            async with self._lock:
+                await self.apply(waiting.telemetry, waiting.origin)
+            waiting.event.ack()
+
+    async def _apply_waiting(self, cp_id: str) -> None:
+        waiting = self.waiting.take(cp_id)
+        if waiting is not None:
+            await self.apply(waiting.telemetry, waiting.origin)
+            waiting.event.ack()
+
+    async def _forget_revoked(self, _app: Any, revoked: set[TP], **_: Any) -> None:
+        """Reports of partitions now another worker's are its to apply (they are not acknowledged)."""
+        self.waiting.drop(lambda waiting: waiting.origin.tp in revoked)
 
     async def handle(
         self, topic: str, key: bytes | None, raw: bytes | None, partition: int, offset: int
     ) -> None:
         """Process one event about one CP, start to end."""
-        cp_id = key.decode("utf-8", "replace") if key else ""
-        if not cp_id.startswith(self.settings.cp_prefix):
-            return  # another deployment's CP (see StreamSettings.cp_prefix)
+        origin = Origin(topic, key, raw, partition, offset)
+        event = await self._accept(origin)
+        if event is not None:
+            await self.apply(event, origin)
+
+    async def _accept(self, origin: Origin) -> Inbound | None:
+        """The event, parsed; None when it is dead-lettered or not this deployment's."""
+        if not origin.cp_id.startswith(self.settings.cp_prefix):
+            return None  # another deployment's CP (see StreamSettings.cp_prefix)
         try:
-            event = self._parse(topic, cp_id, raw)
+            return self._parse(origin.topic, origin.cp_id, origin.raw)
         except ContractError as error:
-            await self._dead_letter(topic, partition, offset, key, raw, str(error))
-            return
+            await self._dead_letter(origin, str(error))
+            return None
+
+    async def apply(self, event: Inbound, origin: Origin) -> None:
+        """Apply the rules to one parsed event and carry out what they say."""
+        cp_id = origin.cp_id
         await self.registry.look_up(
             [] if self.registry.cp(cp_id) else [cp_id],
             [event.driver_id] if isinstance(event, SupplyRequest) else [],
         )
         outcome = rules.apply(self.load(cp_id), event, self.registry, self.clock())
         try:
-            await self.carry_out(cp_id, outcome, partition)
+            await self.carry_out(cp_id, outcome, origin.partition)
         except StoreRejected as error:
-            await self._dead_letter(topic, partition, offset, key, raw, f"database rejected it: {error}")
+            await self._dead_letter(origin, f"database rejected it: {error}")
             return
         self.processed += 1
         log.log(
@@ -220,17 +314,16 @@ class CentralStream:
             if not outcome.live_only:
                 await written
 
-    async def _dead_letter(
-        self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, reason: str
-    ) -> None:
+    async def _dead_letter(self, origin: Origin, reason: str) -> None:
+        topic, partition, offset = origin.topic, origin.partition, origin.offset
         log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason)
         letter = DeadLetter(
             message_id=rules.derived_id("dead", topic, str(partition), str(offset)),
             source_topic=topic,
             partition=partition,
             offset=offset,
-            key=key.decode("utf-8", "replace") if key is not None else None,
-            payload=(raw or b"").decode("utf-8", "replace")[:100_000],
+            key=origin.key.decode("utf-8", "replace") if origin.key is not None else None,
+            payload=(origin.raw or b"").decode("utf-8", "replace")[:100_000],
             reason=reason[:1000],
             service=SERVICE,
         )
