@@ -127,6 +127,22 @@ def test_unanswered_requests_expire() -> None:
     assert any("expired without an answer" in e["text"] for e in board.snapshot()["events"])
 
 
+def test_only_unanswered_requests_expire_and_only_once_due() -> None:
+    board = Board()
+    for n in range(3):  # due at 10, 11 and 12 s
+        due = NOW + timedelta(seconds=10 + n)
+        board.apply(SupplyRequest(request_id=f"r{n}", cp_id=f"CP{n}", driver_id="D1", expires_at=due), NOW)
+    answer = SupplyAuthorised(
+        request_id="r1", session_id="s1", cp_id="CP1", driver_id="D1", price_per_kwh=Decimal(1)
+    )
+    board.apply(answer, NOW)
+    assert board.expire(NOW + timedelta(seconds=11.5))
+    assert [r["request_id"] for r in board.snapshot()["requests"]] == ["r1", "r2"]
+    assert not board.expire(NOW + timedelta(seconds=11.9))
+    assert board.expire(NOW + timedelta(seconds=13))
+    assert [r["request_id"] for r in board.snapshot()["requests"]] == ["r1"]
+
+
 def test_operator_commands_are_logged_once() -> None:
     board = Board()
     command = OperatorCommand(cp_id="CP1", action=OperatorAction.STOP, operator="ana")
