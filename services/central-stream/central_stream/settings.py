@@ -33,8 +33,10 @@ class StreamSettings:
     the recovery time (Faust's default, 60 s, made a restart wait a minute)."""
     commit_interval: float = 1.0
     """Seconds between offset commits: what a crashed worker reprocesses, at most."""
-    registry_refresh: float = 5.0
-    """Seconds between reloads of registered drivers and CPs from MariaDB."""
+    registry_refresh: float = 30.0
+    """Seconds between full registry reloads: only removals and price changes wait
+    for one (new ids are looked up at once), and with thousands of drivers and CPs a
+    reload every few seconds cost the agent a noticeable share of its time."""
     registry_miss_ttl: float = 1.0
     """An id found unregistered is not looked up again for this many seconds."""
     cp_prefix: str = ""
