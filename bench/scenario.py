@@ -155,8 +155,9 @@ class Run:
         self.status(f"{name}: connecting", len(self.fleet.cps), size)
         await self.fleet.grow_to(size, on_wave=lambda n: self.status(f"{name}: connecting", n, size))
         cps = [self.fleet.cp_id(n) for n in range(size)]
-        available = await self._available(cps)
         charging, failing = max(1, min(10, size // 10)), max(1, min(5, size // 20))
+        # the probes wait for their own conditions; one left averiado by the last level must not hold this one
+        available = await self._available(cps[charging + failing :])
         bulk = [cp for cp in cps[charging + failing :] if cp in available]
         self.status(f"{name}: starting {len(bulk)} supplies", 0, 1)
         sessions_before = set(self.drivers.sessions)
