@@ -218,12 +218,20 @@ class CentralStream:
             yield None
 
     async def _apply_telemetry(self) -> None:
-        """Apply waiting telemetry, the CP that waited longest first, for as long as the worker runs."""
-        while True:
-            waiting = await self.waiting.next()
-            async with self._lock:
-                await self.apply(waiting.telemetry, waiting.origin)
-            waiting.event.ack()
+        """Apply waiting telemetry, the CP that waited longest first, for as long as the worker runs.
+
+        A failure here ends the process, as a crash would: this task is not an agent, so
+        Faust would not notice it gone, and the reports would wait forever. Restarted,
+        the worker reads the unacknowledged ones again."""
+        try:
+            while True:
+                waiting = await self.waiting.next()
+                async with self._lock:
+                    await self.apply(waiting.telemetry, waiting.origin)
+                waiting.event.ack()
+        except Exception:
+            log.critical("applying telemetry failed; ending the worker", exc_info=True)
+            self._watchdog.end_process()
 
     async def _apply_waiting(self, cp_id: str) -> None:
         waiting = self.waiting.take(cp_id)
