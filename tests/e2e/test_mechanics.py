@@ -84,9 +84,10 @@ def test_every_denial_says_why(stack: Stack, cps: list[str], all_resumed: None) 
         return str(finished["denial"])
 
     try:
+        # first, while DRV002's 20 s supply surely lasts; the other reasons do not expire
+        assert denial("DRV003", busy) == "cp_busy"
         assert denial("NOBODY-" + uuid.uuid4().hex[:6], cps[0]) == "unknown_driver"
         assert denial("DRV003", "NO-SUCH-CP") == "unknown_cp"
-        assert denial("DRV003", busy) == "cp_busy"
         assert denial("DRV003", stopped) == "cp_stopped"
         assert denial("DRV003", faulty) == "cp_faulty"
         assert denial("DRV003", "CP001") == "cp_disconnected"  # seeded, never connected here
