@@ -8,7 +8,7 @@ Faust (aiokafka, Java-compatible murmur2) produces it; see tests/integration.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -20,6 +20,8 @@ from evcharging.messages import DeadLetter, Message
 from evcharging.topics import ALL, Topic
 
 log = logging.getLogger(__name__)
+
+DeliveryReport = Callable[[KafkaError | None, Any], None]
 
 
 def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
@@ -50,13 +52,18 @@ class ContractProducer:
     def __init__(self, bootstrap: str, client_id: str, **overrides: Any) -> None:
         self._producer = Producer({**producer_config(bootstrap, client_id), **overrides})
 
-    def send(self, topic: Topic, message: Message) -> None:
+    def send(self, topic: Topic, message: Message, on_delivery: DeliveryReport | None = None) -> None:
+        """Queue `message`; `on_delivery(error, record)` runs in whichever thread serves
+        delivery reports (poll, flush); by default a failure is logged."""
         if not isinstance(message, Message):
             raise TypeError(f"{topic.name}: expected a contract message, got {type(message).__name__}")
-        self._producer.produce(
-            topic.name, encode(message), key=key_of(topic, message), on_delivery=_report_failure
-        )
+        report = on_delivery or _report_failure
+        self._producer.produce(topic.name, encode(message), key=key_of(topic, message), on_delivery=report)
         self._producer.poll(0)
+
+    def poll(self, timeout: float) -> int:
+        """Serve delivery reports for up to `timeout` s; returns how many were served."""
+        return int(self._producer.poll(timeout))
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for every message to be acknowledged; returns how many are still queued."""

@@ -227,8 +227,7 @@ class CentralStream:
             while True:
                 waiting = await self.waiting.next()
                 async with self._lock:
-                    await self.apply(waiting.telemetry, waiting.origin)
-                waiting.event.ack()
+                    await self._apply_report(waiting)
         except Exception:
             log.critical("applying telemetry failed; ending the worker", exc_info=True)
             self._watchdog.end_process()
@@ -236,8 +235,12 @@ class CentralStream:
     async def _apply_waiting(self, cp_id: str) -> None:
         waiting = self.waiting.take(cp_id)
         if waiting is not None:
-            await self.apply(waiting.telemetry, waiting.origin)
-            waiting.event.ack()
+            await self._apply_report(waiting)
+
+    async def _apply_report(self, waiting: Waiting) -> None:
+        """Apply a waiting telemetry report, then acknowledge it: Kafka may commit past it now."""
+        await self.apply(waiting.telemetry, waiting.origin)
+        waiting.event.ack()
 
     async def _forget_revoked(self, _app: Any, revoked: set[TP], **_: Any) -> None:
         """Reports of partitions now another worker's are its to apply (they are not acknowledged)."""

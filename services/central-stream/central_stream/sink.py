@@ -20,10 +20,9 @@ import logging
 import threading
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
-from evcharging.codec import encode, key_of
-from evcharging.kafka import producer_config
+from evcharging.kafka import ContractProducer, DeliveryReport
 from evcharging.messages import Message
 from evcharging.topics import Topic
 
@@ -34,12 +33,13 @@ QUEUE_FULL_PAUSE = 0.05
 
 
 class KafkaSink:
-    """Publishes contract messages keyed as their topic says (murmur2, acks=all, idempotent)."""
+    """Publishes contract messages through the project's ContractProducer, with
+    acknowledgements the event loop can await."""
 
     def __init__(self, bootstrap: str, client_id: str) -> None:
         # No delivery deadline: while Kafka restarts, messages wait for it, as the
         # agent does (SPEC: Kafka restarts lose nothing).
-        self._producer = Producer({**producer_config(bootstrap, client_id), "message.timeout.ms": 0})
+        self._producer = ContractProducer(bootstrap, client_id, **{"message.timeout.ms": 0})
         self._serving = True
         self._reports = threading.Thread(target=self._serve_reports, name="delivery-reports", daemon=True)
         self._reports.start()
@@ -52,18 +52,17 @@ class KafkaSink:
         def delivered(error: KafkaError | None, _record: Any) -> None:
             loop.call_soon_threadsafe(_settle, acknowledged, error)
 
-        await self._produce(topic, message, delivered)
+        await self._send(topic, message, delivered)
         return acknowledged
 
     async def publish_live(self, topic: Topic, message: Message) -> None:
         """Queue a live figure: nobody waits for it, a failure is only logged."""
-        await self._produce(topic, message, _log_failure)
+        await self._send(topic, message, None)
 
-    async def _produce(self, topic: Topic, message: Message, on_delivery: Any) -> None:
-        value, key = encode(message), key_of(topic, message)
+    async def _send(self, topic: Topic, message: Message, on_delivery: DeliveryReport | None) -> None:
         while True:
             try:
-                self._producer.produce(topic.name, value, key=key, on_delivery=on_delivery)
+                self._producer.send(topic, message, on_delivery)
                 return
             except BufferError:
                 await asyncio.sleep(QUEUE_FULL_PAUSE)
@@ -76,7 +75,7 @@ class KafkaSink:
         """Stop, after waiting up to `timeout` s for what is queued; returns what is left."""
         self._serving = False
         self._reports.join()
-        left = int(self._producer.flush(timeout))
+        left = self._producer.flush(timeout)
         if left:
             log.warning("%d messages not acknowledged by Kafka at shutdown", left)
         return left
@@ -89,8 +88,3 @@ def _settle(acknowledged: asyncio.Future[None], error: KafkaError | None) -> Non
         acknowledged.set_result(None)
     else:
         acknowledged.set_exception(KafkaException(error))
-
-
-def _log_failure(error: KafkaError | None, _record: Any) -> None:
-    if error is not None:
-        log.warning("a live update was not delivered: %s", error)
