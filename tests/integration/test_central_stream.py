@@ -141,15 +141,18 @@ def db(infra: Infra) -> Iterator[Any]:
 
 
 def start_group_at_the_end(bootstrap: str, group: str) -> None:
-    """Commit the run's consumer group at the current end of every topic it reads,
-    so the worker starts with this run's messages and none of the history."""
-    consumer = Consumer(consumer_config(bootstrap, group))
-    try:
-        sources = (t.SUPPLY_REQUESTS, t.TELEMETRY, t.SUPPLY_ENDED, t.FAULTS, t.RECOVERIES,
-                   t.CP_CONNECTIONS, t.OPERATOR_COMMANDS)  # fmt: skip
-        consumer.commit(offsets=end_positions(consumer, sources), asynchronous=False)
-    finally:
-        consumer.close()
+    """Commit the run's consumer groups (Faust's and the telemetry intake's) at the
+    current end of every topic they read, so the worker starts with this run's
+    messages and none of the history."""
+    faust_sources = (t.SUPPLY_REQUESTS, t.SUPPLY_ENDED, t.FAULTS, t.RECOVERIES, t.CP_CONNECTIONS,
+                     t.OPERATOR_COMMANDS)  # fmt: skip
+    # telemetry is read by the worker's intake, under StreamSettings.telemetry_group
+    for reader, sources in ((group, faust_sources), (f"{group}-telemetry", (t.TELEMETRY,))):
+        consumer = Consumer(consumer_config(bootstrap, reader))
+        try:
+            consumer.commit(offsets=end_positions(consumer, sources), asynchronous=False)
+        finally:
+            consumer.close()
 
 
 @pytest.fixture(scope="module")

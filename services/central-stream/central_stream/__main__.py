@@ -29,11 +29,14 @@ def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.A
     registry = CachedRegistry(store, miss_ttl=settings.registry_miss_ttl)
     sink = KafkaSink(settings.kafka_bootstrap, client_id=f"{settings.app_id}-sink")
 
-    def close_sink(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+    central = CentralStream(app, settings, store, registry, sink)
+
+    def close_clients(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        central.close_intake()
         sink.close()
 
-    app.on_before_shutdown.connect(close_sink)
-    return app, CentralStream(app, settings, store, registry, sink)
+    app.on_before_shutdown.connect(close_clients)
+    return app, central
 
 
 def main() -> None:

@@ -7,14 +7,14 @@ table) at hand. That is what makes "exactly one of two simultaneous requests
 wins" true without a lock between workers, and what lets workers be added up
 to the partition count.
 
-Three agents share the work, each with its own buffer, so a driver's request
-or a fault never queues behind a backlog of live telemetry: one for supply
-requests, one for telemetry, one for everything else. Telemetry is conflated
-under load — only the newest report of each CP is applied (latest.py says why
-nothing is lost by it) — and a CP's waiting report is applied before any other
-event of that CP, so an end or a fault bills the energy it reports. One lock
-makes the rules see one event at a time; Kafka never ordered events of
-different topics anyway.
+Two agents share the CP events, each with its own buffer, so a driver's
+request never queues behind the rest: one for supply requests, one for
+everything else. Telemetry, nearly all of the input, comes in apart from Faust
+(intake.py says why) and is conflated under load — only the newest report of
+each CP is applied (latest.py says why nothing is lost by it) — and a CP's
+waiting report is applied before any other event of that CP, so an end or a
+fault bills the energy it reports. One lock makes the rules see one event at a
+time; Kafka never ordered events of different topics anyway.
 
 For each event the agent: parses it against the contract (or dead-letters it),
 applies the rules (rules.py), carries out the effects, then saves the record.
@@ -53,6 +53,7 @@ from faust.types import TP
 
 from central_stream import rules
 from central_stream.app import CHANGELOG_CONFIG
+from central_stream.intake import Positions, Record, TelemetryIntake
 from central_stream.latest import Latest
 from central_stream.registry import CachedRegistry
 from central_stream.rules import CpRecord, Inbound, Outcome
@@ -76,6 +77,8 @@ SOURCES: tuple[t.Topic, ...] = (
     t.CP_CONNECTIONS,
     t.OPERATOR_COMMANDS,
 )
+FAUST_SOURCES = tuple(topic for topic in SOURCES if topic is not t.TELEMETRY)
+"""What Faust reads; telemetry comes in through intake.py."""
 SERVICE = "central-stream"
 
 
@@ -122,19 +125,14 @@ class Origin:
     def cp_id(self) -> str:
         return self.key.decode("utf-8", "replace") if self.key else ""
 
-    @property
-    def tp(self) -> TP:
-        return TP(self.topic, self.partition)
-
 
 @dataclass(frozen=True)
 class Waiting:
-    """A telemetry report taken off the stream and not applied yet (latest.py)."""
+    """A telemetry report taken in and not applied yet (latest.py); its offset is
+    committed once it is applied, or once a newer report makes it pointless."""
 
     telemetry: Telemetry
     origin: Origin
-    event: Any
-    """Faust's event: acknowledged once applied, or once a newer report makes it pointless."""
 
     @staticmethod
     def supersedes(new: Waiting, old: Waiting) -> bool:
@@ -158,6 +156,7 @@ class CentralStream:
         sink: Sink,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         changelog: ChangelogWriter | None = None,
+        intake: Callable[[], TelemetryIntake] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -174,23 +173,33 @@ class CentralStream:
             help="CP id -> rules.CpRecord as JSON: the facts that make the CP's state",
         )
         self.changelog = changelog or self._send_changelog
-        control = [topic.name for topic in SOURCES if topic not in (t.SUPPLY_REQUESTS, t.TELEMETRY)]
+        control = [topic.name for topic in FAUST_SOURCES if topic is not t.SUPPLY_REQUESTS]
         self.agent = app.agent(_raw_topic(app, *control), name="cp_events")(self._process)
         self.requests_agent = app.agent(_raw_topic(app, t.SUPPLY_REQUESTS.name), name="supply_requests")(
             self._process
         )
-        self.telemetry_agent = app.agent(_raw_topic(app, t.TELEMETRY.name), name="telemetry")(
-            self._take_telemetry
+        self._new_intake = intake or (
+            lambda: TelemetryIntake(
+                settings.kafka_bootstrap, settings.telemetry_group, t.TELEMETRY.name, settings.offset_reset
+            )
         )
+        self.intake: TelemetryIntake | None = None
+        self.intake_partitions: set[int] = set()
+        self.positions = Positions()
+        self._batches: asyncio.Queue[list[Record]] = asyncio.Queue()
         self.waiting: Latest[Waiting] = Latest(Waiting.supersedes)
+        app.task(self._take_telemetry)
         app.task(self._apply_telemetry)
         cast(Any, app.on_partitions_revoked).connect(self._forget_revoked)  # typed for sync receivers
+        cast(Any, app.on_partitions_assigned).connect(self._read_assigned)
         app.timer(settings.housekeeping_interval, name="housekeeping")(self.housekeeping)
         self._lock = asyncio.Lock()
         self._reconciled: set[int] = set()
         self._started = time.monotonic()
         self._last_event = time.monotonic()
-        self._watchdog = Watchdog(settings.kafka_bootstrap, settings.app_id, SOURCES, settings.stall_limit)
+        self._watchdog = Watchdog(
+            settings.kafka_bootstrap, settings.app_id, FAUST_SOURCES, settings.stall_limit
+        )
         self.processed = 0
 
     # --- the agents ---------------------------------------------------------------
@@ -204,33 +213,51 @@ class CentralStream:
                 await self.handle(origin.topic, origin.key, origin.raw, origin.partition, origin.offset)
             yield None
 
-    async def _take_telemetry(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        """Keep the newest report of each CP for _apply_telemetry (latest.py)."""
-        manual = cast(Any, stream).noack()  # acknowledged by hand: once applied or superseded
-        async for event in manual.events():
-            self._last_event = time.monotonic()
-            origin = Origin.of(event.message)
-            telemetry = await self._accept(origin)
-            if not isinstance(telemetry, Telemetry):
-                event.ack()  # dead-lettered, or another deployment's
-            elif (lost := self.waiting.put(origin.cp_id, Waiting(telemetry, origin, event))) is not None:
-                lost.event.ack()
-            yield None
+    # --- telemetry (intake.py, latest.py) ----------------------------------------------
+
+    async def _take_telemetry(self) -> None:
+        """Start the intake, then keep the newest report of each CP for _apply_telemetry."""
+        self.intake = self._new_intake()
+        self.intake.assign(self.intake_partitions)
+        self.intake.start(self._batches.put_nowait, asyncio.get_running_loop())
+        while True:
+            batch = await self._batches.get()
+            for record in batch:
+                if record.partition in self.intake_partitions:  # not one revoked since it was read
+                    await self._take_report(record)
+            self.intake.taken_in()
+
+    async def _take_report(self, record: Record) -> None:
+        origin = Origin(t.TELEMETRY.name, record.key, record.value, record.partition, record.offset)
+        self.positions.taken(origin.partition, origin.offset)
+        telemetry = await self._accept(origin)
+        if not isinstance(telemetry, Telemetry):
+            self.positions.done(origin.partition, origin.offset)  # dead-lettered, or another deployment's
+        elif (lost := self.waiting.put(origin.cp_id, Waiting(telemetry, origin))) is not None:
+            self.positions.done(lost.origin.partition, lost.origin.offset)
 
     async def _apply_telemetry(self) -> None:
         """Apply waiting telemetry, the CP that waited longest first, for as long as the worker runs.
 
         A failure here ends the process, as a crash would: this task is not an agent, so
         Faust would not notice it gone, and the reports would wait forever. Restarted,
-        the worker reads the unacknowledged ones again."""
+        the worker reads the uncommitted ones again."""
         try:
             while True:
+                await self._until_ready()
                 waiting = await self.waiting.next()
                 async with self._lock:
-                    await self._apply_report(waiting)
+                    if waiting.origin.partition in self.intake_partitions:
+                        await self._apply_report(waiting)
+                await asyncio.sleep(0)  # a backlog must not keep a request or a fault off the loop
         except Exception:
             log.critical("applying telemetry failed; ending the worker", exc_info=True)
             self._watchdog.end_process()
+
+    async def _until_ready(self) -> None:
+        """Until the table is recovered: a report applied before would meet an empty record."""
+        while self.owned_partitions() is None:
+            await asyncio.sleep(0.1)
 
     async def _apply_waiting(self, cp_id: str) -> None:
         waiting = self.waiting.take(cp_id)
@@ -238,13 +265,27 @@ class CentralStream:
             await self._apply_report(waiting)
 
     async def _apply_report(self, waiting: Waiting) -> None:
-        """Apply a waiting telemetry report, then acknowledge it: Kafka may commit past it now."""
+        """Apply a waiting telemetry report; its offset may be committed from now on."""
         await self.apply(waiting.telemetry, waiting.origin)
-        waiting.event.ack()
+        self.positions.done(waiting.origin.partition, waiting.origin.offset)
+
+    async def _read_assigned(self, _app: Any, assigned: set[TP], **_: Any) -> None:
+        """Read the telemetry of the CPs this worker now owns."""
+        self.intake_partitions = {tp.partition for tp in assigned if tp.topic == t.SUPPLY_REQUESTS.name}
+        if self.intake is not None:
+            self.intake.assign(self.intake_partitions)
 
     async def _forget_revoked(self, _app: Any, revoked: set[TP], **_: Any) -> None:
-        """Reports of partitions now another worker's are its to apply (they are not acknowledged)."""
-        self.waiting.drop(lambda waiting: waiting.origin.tp in revoked)
+        """Reports of partitions now another worker's are its to apply: commit up to
+        the first not applied here, and forget the rest."""
+        gone = {tp.partition for tp in revoked if tp.topic == t.SUPPLY_REQUESTS.name}
+        async with self._lock:  # not in the middle of applying one
+            self.intake_partitions -= gone
+            if self.intake is not None:
+                self.intake.commit(self.positions.committable(gone))
+                self.intake.assign(self.intake_partitions)
+            self.positions.forget(gone)
+            self.waiting.drop(lambda waiting: waiting.origin.partition in gone)
 
     async def handle(
         self, topic: str, key: bytes | None, raw: bytes | None, partition: int, offset: int
@@ -345,6 +386,7 @@ class CentralStream:
     async def housekeeping(self) -> None:
         """Every few seconds: say we are alive, follow the registry, and make the
         database and `estado_cp` show every CP this worker (newly) owns."""
+        self._check_intake()
         health.beat()
         if self.registry.age >= self.settings.registry_refresh:
             await self.registry.reload()
@@ -363,6 +405,20 @@ class CentralStream:
         if due:
             await self.reconcile(due)
         await self._check_progress(owned)
+
+    def _check_intake(self) -> None:
+        """Commit what telemetry is applied; a dead intake thread is a crash."""
+        if self.intake is None:
+            return
+        if not self.intake.alive:
+            log.critical("the telemetry intake stopped; ending the worker")
+            self._watchdog.end_process()
+        self.intake.commit(self.positions.committable(self.intake_partitions))
+
+    def close_intake(self) -> None:
+        """At shutdown: commit what is applied and stop reading."""
+        if self.intake is not None:
+            self.intake.close(self.positions.committable(self.intake_partitions))
 
     async def _check_progress(self, owned: set[int]) -> None:
         idle_for = time.monotonic() - self._last_event

@@ -49,6 +49,11 @@ class StreamSettings:
     housekeeping_interval: float = 1.0
     """Seconds between housekeeping rounds: liveness, registry, newly owned CPs."""
 
+    @property
+    def telemetry_group(self) -> str:
+        """The consumer group of the telemetry intake (intake.py): Faust's own reads the rest."""
+        return f"{self.app_id}-telemetry"
+
     @classmethod
     def from_env(cls) -> StreamSettings:
         return cls(
