@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
@@ -28,6 +29,16 @@ PAGE_POLL = 0.1
 """How often the page's API is read (s): fault detection is known to ±this."""
 PATIENCE = 30.0
 """How long a probe waits for what it expects before noting it as missed."""
+
+
+@dataclass
+class TimedOut:
+    """Timed probe waits that ran out while recording. Each is a latency too, one
+    beyond PATIENCE: counted, the report can rank it above every answered sample
+    instead of leaving it out of the percentiles."""
+
+    authorisation: int = 0
+    fault_detection: int = 0
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -76,7 +87,13 @@ class Page:
 
 
 async def keep_charging(
-    fleet: Fleet, drivers: Drivers, cp_id: str, driver_id: str, until: float, missed: list[str]
+    fleet: Fleet,
+    drivers: Drivers,
+    cp_id: str,
+    driver_id: str,
+    until: float,
+    missed: list[str],
+    timed_out: TimedOut,
 ) -> None:
     """Ask, charge for a moment, unplug, collect the ticket; again until `until`."""
     while time.monotonic() < until:
@@ -84,6 +101,8 @@ async def keep_charging(
             answer = await drivers.request(cp_id, driver_id, timeout=PATIENCE)
         except TimeoutError:
             missed.append(f"{driver_id} at {cp_id}: no answer within {PATIENCE:.0f} s")
+            if drivers.measured.recording:  # as an answer would have been timed
+                timed_out.authorisation += 1
             continue
         if isinstance(answer, m.SupplyAuthorised):
             await asyncio.sleep(CHARGE_SECONDS)  # the charge itself, not a wait for the system
@@ -103,17 +122,22 @@ async def keep_failing(
     until: float,
     detected: list[float],
     missed: list[str],
+    timed_out: TimedOut,
     recording: Callable[[], bool],
 ) -> None:
     """The engine goes KO until the page shows the CP `averiado`, then OK again; repeat."""
     while time.monotonic() < until:
         for state in (m.CpState.FAULTY, m.CpState.ACTIVE):
             changed = fleet.break_engine(cp_id) if state is m.CpState.FAULTY else fleet.repair_engine(cp_id)
-            if not await came(page.shows(cp_id, state)):
+            shown = await came(page.shows(cp_id, state))
+            if not shown:
                 missed.append(
                     f"{cp_id} not shown {state.value} within {PATIENCE:.0f} s (page: {page.says.get(cp_id)}, "
                     f"estado_cp: {fleet.central_says.get(cp_id)})"
                 )
-            elif state is m.CpState.FAULTY and recording():
-                detected.append(time.perf_counter() - changed)
+            if state is m.CpState.FAULTY and recording():  # a detection, timed or beyond the wait
+                if shown:
+                    detected.append(time.perf_counter() - changed)
+                else:
+                    timed_out.fault_detection += 1
         await asyncio.sleep(random.uniform(0.2, 1.0))  # the time between two faults

@@ -33,7 +33,7 @@ from bench import baseline, profiling
 from bench.drivers import Drivers
 from bench.feed import Feed
 from bench.fleet import Fleet
-from bench.probes import Page, keep_charging, keep_failing, wait_until
+from bench.probes import PATIENCE, Page, TimedOut, keep_charging, keep_failing, wait_until
 from bench.resources import Sampler
 from bench.stack import Stack
 from bench.stats import Latency, percentile
@@ -169,9 +169,12 @@ class Run:
             until = time.monotonic() + self.options.hold
             detected: list[float] = []
             missed: list[str] = []
+            timed_out = TimedOut()
             await asyncio.gather(
                 *(
-                    keep_charging(self.fleet, self.drivers, cp, self.drivers.driver_id(n), until, missed)
+                    keep_charging(
+                        self.fleet, self.drivers, cp, self.drivers.driver_id(n), until, missed, timed_out
+                    )
                     for n, cp in enumerate(cps[:charging])
                 ),
                 *(
@@ -182,6 +185,7 @@ class Run:
                         until,
                         detected,
                         missed,
+                        timed_out,
                         lambda: self.drivers.measured.recording,
                     )
                     for cp in cps[charging : charging + failing]
@@ -196,9 +200,17 @@ class Run:
             "supplying": supplying,
             "probe_drivers": charging,
             "probe_faults": failing,
-            "authorisation": asdict(Latency.of(self.drivers.measured.authorisation)),
+            "authorisation": {
+                **asdict(Latency.of(self.drivers.measured.authorisation, timed_out.authorisation)),
+                "timed_out": timed_out.authorisation,
+                "patience_s": PATIENCE,
+            },
             "telemetry": asdict(Latency.of(self.drivers.measured.telemetry)),
-            "fault_detection": asdict(Latency.of(detected)),
+            "fault_detection": {
+                **asdict(Latency.of(detected, timed_out.fault_detection)),
+                "timed_out": timed_out.fault_detection,
+                "patience_s": PATIENCE,
+            },
             "missed": {"count": len(missed), "first": missed[:10]},
             "page_errors": self.page.errors,
             **window.figures(),

@@ -30,12 +30,21 @@ class Latency:
     max_ms: float
 
     @classmethod
-    def of(cls, seconds: Sequence[float]) -> Latency:
+    def of(cls, seconds: Sequence[float], timed_out: int = 0) -> Latency:
+        """The latency of `seconds`, and of `timed_out` probes that were never answered.
+
+        A probe that never answered is a sample larger than its wait, not a missing
+        one: left out, it would make every percentile look better than the system
+        was, and all of them NaN when no probe answered. So each ranks as +inf, and a
+        percentile whose rank falls among them is inf: beyond the wait, by how much
+        unknown. `samples` stays the number answered.
+        """
+        ranked = [*seconds, *[math.inf] * timed_out]
         return cls(
             samples=len(seconds),
-            p50_ms=percentile(seconds, 0.50) * 1000,
-            p99_ms=percentile(seconds, 0.99) * 1000,
-            max_ms=max(seconds, default=math.nan) * 1000,
+            p50_ms=percentile(ranked, 0.50) * 1000,
+            p99_ms=percentile(ranked, 0.99) * 1000,
+            max_ms=max(ranked, default=math.nan) * 1000,
         )
 
 

@@ -1,9 +1,13 @@
+import json
+import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench import report
+from bench.stats import Latency
 
 
 def latency(p50: float, p99: float, samples: int = 100) -> dict[str, float]:
@@ -112,3 +116,62 @@ def test_write_makes_json_markdown_and_a_png(tmp_path: Path) -> None:
     assert [path.name for path in paths] == ["results.json", "results.md", "latency.png"]
     assert paths[2].read_bytes().startswith(b"\x89PNG")
     assert '"targets"' in paths[0].read_text()
+
+
+def probed(seconds: list[float], timed_out: int) -> dict[str, Any]:
+    """A probe latency as a run records it now: with its timeouts and its wait."""
+    return {**asdict(Latency.of(seconds, timed_out)), "timed_out": timed_out, "patience_s": 30.0}
+
+
+def at_the_top(**latencies: dict[str, Any]) -> dict[str, Any]:
+    """`results()` with the 5,000-CP level's latencies replaced."""
+    found = results()
+    found["levels"][-1] = {**found["levels"][-1], **latencies}
+    return found
+
+
+def test_no_probe_answered_is_a_latency_beyond_the_wait_not_a_gap() -> None:
+    text = report.markdown(at_the_top(authorisation=probed([], 15), fault_detection=probed([], 15)))
+    assert "| 5,000 | > 30 s | > 30 s | > 30 s | > 600.0× | 500 |" in text  # 30 s over the 50 ms round trip
+    assert "| > 30 s | > 30 s | 0 of 15 answered/100/0 of 15 answered |" in text
+    assert (
+        "| authorisation p99 ≤ 3× raw Kafka round trip p99 | > 600.0× | **no** (missed by more than 200×) |"
+        in text
+    )
+    assert "| authorisation p99 < 1 s at 5,000 CPs | > 30 s | **no** (missed by more than 30×) |" in text
+    assert "| fault detection p99 < 2 s at 5,000 CPs | > 30 s | **no** (missed by more than 15×) |" in text
+
+
+def test_timed_out_probes_rank_above_every_answer() -> None:
+    eight = [n / 10 for n in range(1, 9)]  # 0.1 … 0.8 s answered, 2 more never
+    text = report.markdown(at_the_top(authorisation=probed(eight, 2)))
+    # p50 is the 5th of all 10 (the 8 answers alone would say 400 ms); p99 and max fall among the 2 unanswered
+    assert "| 5,000 | 500 | > 30 s | > 30 s | > 600.0× |" in text
+    assert "| 8 of 10 answered/100/100 |" in text
+    assert "| authorisation p99 < 1 s at 5,000 CPs | > 30 s | **no** (missed by more than 30×) |" in text
+
+
+def test_a_file_from_before_timeouts_were_counted_renders_as_before() -> None:
+    text = report.markdown(results())
+    assert "| 5,000 | 66.7 | 200 | 300 | 4.0× | 500 | 1,500 | 30.0× | 900 | 1,800 | 100/100/100 |" in text
+    assert "| fault detection p99 < 2 s at 5,000 CPs | 1,800 ms | yes |" in text
+
+
+def test_in_a_file_from_before_a_probe_latency_with_no_sample_is_beyond_the_wait() -> None:
+    nothing = asdict(Latency.of([]))  # how such a file recorded a level where no probe was answered
+    text = report.markdown(at_the_top(authorisation=nothing, telemetry=nothing, fault_detection=nothing))
+    # telemetry has no wait: with no sample it is simply unknown
+    assert "| 5,000 | > 30 s | > 30 s | > 30 s | > 600.0× | – | – | – | > 30 s | > 30 s |" in text
+    assert "| no sample within 30 s/0/no sample within 30 s |" in text
+    assert "| fault detection p99 < 2 s at 5,000 CPs | > 30 s | **no** (missed by more than 15×) |" in text
+    assert "| telemetry p99 < 1 s at 5,000 CPs | – ms | **no** (– the limit) |" in text
+
+
+def test_a_latency_beyond_the_wait_survives_the_json(tmp_path: Path) -> None:
+    paths = report.write(at_the_top(fault_detection=probed([], 5)), tmp_path)
+    written = json.loads(paths[0].read_text())
+    assert math.isinf(written["levels"][-1]["fault_detection"]["p99_ms"])
+    fault = next(row for row in written["targets"] if row["target"].startswith("fault detection"))
+    assert fault == {**fault, "measured": 30_000.0, "met": False, "beyond_wait": True}
+    assert "| fault detection p99 < 2 s at 5,000 CPs | > 30 s |" in report.markdown(written)
+    assert paths[2].read_bytes().startswith(b"\x89PNG")
