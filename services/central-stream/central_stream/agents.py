@@ -59,7 +59,7 @@ from central_stream.registry import CachedRegistry
 from central_stream.rules import CpRecord, Inbound, Outcome
 from central_stream.settings import StreamSettings
 from central_stream.store import StoreRejected
-from central_stream.watchdog import Watchdog
+from central_stream.watchdog import Progress, Watchdog
 from evcharging import health
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
@@ -88,6 +88,8 @@ class StorePort(Protocol):
     async def save_supply(self, row: rules.SupplyRow) -> None: ...
 
     async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None: ...
+
+    async def authorised_at(self, session_id: str) -> datetime | None: ...
 
 
 class Sink(Protocol):
@@ -197,6 +199,7 @@ class CentralStream:
         self._reconciled: set[int] = set()
         self._started = time.monotonic()
         self._last_event = time.monotonic()
+        self._recovery = Progress()
         self._watchdog = Watchdog(
             settings.kafka_bootstrap, settings.app_id, FAUST_SOURCES, settings.stall_limit
         )
@@ -313,7 +316,10 @@ class CentralStream:
             [] if self.registry.cp(cp_id) else [cp_id],
             [event.driver_id] if isinstance(event, SupplyRequest) else [],
         )
-        outcome = rules.apply(self.load(cp_id), event, self.registry, self.clock())
+        now = self.clock()
+        if isinstance(event, SupplyRequest) and rules.utc(now) > rules.utc(event.expires_at):
+            now = await self._authorised_at(cp_id, event) or now
+        outcome = rules.apply(self.load(cp_id), event, self.registry, now)
         try:
             await self.carry_out(cp_id, outcome, origin.partition)
         except StoreRejected as error:
@@ -327,6 +333,14 @@ class CentralStream:
             type(event).__name__,
             outcome.note,
         )
+
+    async def _authorised_at(self, cp_id: str, request: SupplyRequest) -> datetime | None:
+        """When a request found expired was authorised, if it was: a worker killed after
+        publishing the authorisation but before saving the record replays the request,
+        maybe once it has expired. Its session row is written first, so it is in the
+        database, and judged at that moment the request gets the same answer again —
+        the driver and the CP already hold it — instead of one that contradicts it."""
+        return await self.store.authorised_at(rules.session_id_for(cp_id, request.request_id))
 
     def _parse(self, topic: str, cp_id: str, raw: bytes | None) -> Inbound:
         if topic not in {source.name for source in SOURCES}:
@@ -391,6 +405,7 @@ class CentralStream:
         if self.registry.age >= self.settings.registry_refresh:
             await self.registry.reload()
         owned = self.owned_partitions()
+        self._check_recovery()
         if owned is None:
             return  # rebalancing or recovering the table: not now
         fresh = owned - self._reconciled
@@ -414,6 +429,19 @@ class CentralStream:
             log.critical("the telemetry intake stopped; ending the worker")
             self._watchdog.end_process()
         self.intake.commit(self.positions.committable(self.intake_partitions))
+
+    def _check_recovery(self) -> None:
+        """A table recovery whose remaining changes stay the same for the stall limit is stuck."""
+        recovery = cast(Any, self.app.tables).recovery
+        remaining = (
+            recovery.active_remaining_total() + recovery.standby_remaining_total()
+            if self.app.in_recovery
+            else None
+        )
+        stuck_for = self._recovery.unchanged_for(remaining, time.monotonic())
+        if stuck_for >= self._watchdog.limit:
+            log.critical("table recovery made no progress for %.0f s; ending the worker", stuck_for)
+            self._watchdog.end_process()
 
     def close_intake(self) -> None:
         """At shutdown: commit what is applied and stop reading."""

@@ -123,6 +123,14 @@ class Database:
         params = [(state.value, _naive_utc(since), state.value, cp_id) for cp_id, state, since in states]
         self._run(lambda cur: cur.executemany(UPDATE_CP_STATE, params))
 
+    def authorised_at(self, session_id: str) -> datetime | None:
+        def find(cur: Any) -> datetime | None:
+            cur.execute("SELECT fecha_inicio FROM suministros WHERE id = %s", (session_id,))
+            row = cur.fetchone()
+            return row["fecha_inicio"].replace(tzinfo=UTC) if row else None
+
+        return self._run(find)
+
     def load_registry(self) -> Snapshot:
         like = self._cp_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -174,6 +182,10 @@ class Store:
     async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None:
         if states:
             await self._call(self._database.save_cp_states, states)
+
+    async def authorised_at(self, session_id: str) -> datetime | None:
+        """When the session was authorised, if it was (its row is written first)."""
+        return await self._call(self._database.authorised_at, session_id)
 
     async def load_registry(self) -> Snapshot:
         return await self._call(self._database.load_registry)

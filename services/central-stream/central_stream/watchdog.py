@@ -1,7 +1,10 @@
-"""Notices a worker that owns partitions with unread events but processes none.
+"""Notices a worker that owns partitions with unread events but processes none,
+or whose table recovery makes no progress.
 
 Faust now and then ends a rebalance with its partitions assigned, its recovery
-"complete", and its fetcher silent. The worker is built to survive a SIGKILL
+"complete", and its fetcher silent; and now and then, after partitions went
+from one worker to another and back, its recovery never reads the changelog
+records it waits for (faust#542 describes the same hang). The worker is built to survive a SIGKILL
 (every sink is idempotent, every record is on a changelog, offsets are committed
 only after the work is done), so the cure is the same as for a crash: end the
 process and let its supervisor — Docker's restart policy — start a fresh one,
@@ -21,6 +24,19 @@ from evcharging.topics import Topic
 log = logging.getLogger(__name__)
 
 EXIT_STALLED = 70
+
+
+class Progress:
+    """How long a figure has stayed the same; None while there is nothing to watch."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[int, float] | None = None
+
+    def unchanged_for(self, value: int | None, now: float) -> float:
+        if value is None or self._seen is None or self._seen[0] != value:
+            self._seen = None if value is None else (value, now)
+            return 0.0
+        return now - self._seen[1]
 
 
 class Watchdog:

@@ -78,6 +78,9 @@ class Recorder:
     async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None:
         self.states.extend(states)
 
+    async def authorised_at(self, session_id: str) -> datetime | None:
+        return next((row.started_at for row in self.supplies if row.session_id == session_id), None)
+
     def on(self, topic: t.Topic) -> list[Message]:
         return [message for name, message in self.sent if name == topic.name]
 
@@ -195,6 +198,29 @@ async def test_a_whole_session_through_the_agent(harness: Harness) -> None:
     assert harness.stream.load(CP).state is CpState.ACTIVE
     assert {(cp, partition) for cp, _, partition in harness.recorder.changelogged} == {(CP, 0)}
     assert CpRecord.model_validate_json(harness.recorder.changelogged[-1][1]) == harness.stream.load(CP)
+
+
+@with_agent
+async def test_a_request_replayed_after_it_expired_gets_the_authorisation_it_was_given(
+    harness: Harness,
+) -> None:
+    """The worker was killed after authorising, before saving the record: the
+    replay finds the request expired, but its session row says it was authorised."""
+    await harness.deliver(t.CP_CONNECTIONS, connect())
+    before = harness.stream.records.data[CP]
+    await harness.deliver(t.SUPPLY_REQUESTS, request("D1", "r1"))
+    harness.stream.records.data[CP] = before  # the record the crash did not save
+    harness.stream.clock = lambda: datetime.now(UTC) + timedelta(minutes=5)
+    await harness.deliver(t.SUPPLY_REQUESTS, request("D1", "r1"))
+    await harness.deliver(t.SUPPLY_REQUESTS, request("D2", "r2"))
+    first, again, late = harness.recorder.on(t.DRIVER_RESPONSES)
+    assert isinstance(first, SupplyAuthorised)
+    assert isinstance(again, SupplyAuthorised)
+    assert again.message_id == first.message_id
+    assert again.session_id == first.session_id
+    assert isinstance(late, SupplyDenied)
+    assert late.reason is DenialReason.REQUEST_EXPIRED
+    assert harness.stream.load(CP).state is CpState.SUPPLYING
 
 
 @with_agent
