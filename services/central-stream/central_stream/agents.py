@@ -226,12 +226,15 @@ class CentralStream:
         while True:
             batch = await self._batches.get()
             for record in batch:
-                if record.partition in self.intake_partitions:  # not one revoked since it was read
+                # not an error, nor of a partition revoked since it was read
+                if record.error() is None and record.partition() in self.intake_partitions:
                     await self._take_report(record)
             self.intake.taken_in()
 
     async def _take_report(self, record: Record) -> None:
-        origin = Origin(t.TELEMETRY.name, record.key, record.value, record.partition, record.offset)
+        origin = Origin(
+            t.TELEMETRY.name, record.key(), record.value(), record.partition() or 0, record.offset() or 0
+        )
         self.positions.taken(origin.partition, origin.offset)
         telemetry = await self._accept(origin)
         if not isinstance(telemetry, Telemetry):

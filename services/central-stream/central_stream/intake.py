@@ -20,28 +20,20 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Message as Record
 
 from evcharging.kafka import consumer_config
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Positions", "Record", "TelemetryIntake"]
+
 BATCH = 500
 """Records handed to the event loop at a time, at most."""
 BATCHES_IN_FLIGHT = 20
 """Batches handed over and not yet taken in: past this the thread waits (backpressure)."""
-
-
-@dataclass(frozen=True)
-class Record:
-    """A telemetry record as read, not parsed yet."""
-
-    key: bytes | None
-    value: bytes | None
-    partition: int
-    offset: int
 
 
 class Positions:
@@ -93,7 +85,9 @@ class TelemetryIntake:
         self._thread: threading.Thread | None = None
 
     def start(self, deliver: Callable[[list[Record]], None], loop: asyncio.AbstractEventLoop) -> None:
-        """Start reading; `deliver(batch)` runs on `loop` and must call `taken_in()` once done."""
+        """Start reading; `deliver(batch)` runs on `loop` and must call `taken_in()` once done.
+        The batch is librdkafka's records as read, errors included: this thread does no
+        work per record, so it takes the interpreter lock from the loop as little as it can."""
         self._thread = threading.Thread(
             target=self._read, args=(deliver, loop), name="telemetry", daemon=True
         )
@@ -128,11 +122,7 @@ class TelemetryIntake:
         try:
             while self._running:
                 self._carry_out_requests()
-                batch = [
-                    Record(record.key(), record.value(), record.partition() or 0, record.offset() or 0)
-                    for record in self._consumer.consume(BATCH, timeout=0.1)
-                    if record.error() is None
-                ]
+                batch = self._consumer.consume(BATCH, timeout=0.1)
                 if batch and self._wait_for_room():
                     loop.call_soon_threadsafe(deliver, batch)
             self._carry_out_requests()
