@@ -220,16 +220,16 @@ class CentralStream:
 
     async def _take_telemetry(self) -> None:
         """Start the intake, then keep the newest report of each CP for _apply_telemetry."""
-        self.intake = self._new_intake()
-        self.intake.assign(self.intake_partitions)
-        self.intake.start(self._batches.put_nowait, asyncio.get_running_loop())
+        self.intake = intake = self._new_intake()
+        intake.assign(self.intake_partitions)
+        intake.start(self._batches.put_nowait, asyncio.get_running_loop())
         while True:
             batch = await self._batches.get()
             for record in batch:
                 # not an error, nor of a partition revoked since it was read
                 if record.error() is None and record.partition() in self.intake_partitions:
                     await self._take_report(record)
-            self.intake.taken_in()
+            intake.taken_in()
 
     async def _take_report(self, record: Record) -> None:
         origin = Origin(
@@ -447,9 +447,10 @@ class CentralStream:
             self._watchdog.end_process()
 
     def close_intake(self) -> None:
-        """At shutdown: commit what is applied and stop reading."""
-        if self.intake is not None:
-            self.intake.close(self.positions.committable(self.intake_partitions))
+        """At shutdown: commit what is applied and stop reading (no longer watched)."""
+        intake, self.intake = self.intake, None
+        if intake is not None:
+            intake.close(self.positions.committable(self.intake_partitions))
 
     async def _check_progress(self, owned: set[int]) -> None:
         idle_for = time.monotonic() - self._last_event
