@@ -1,3 +1,5 @@
+"""A probe that never answered is a latency beyond the wait, counted, not left out."""
+
 import asyncio
 import math
 import time

@@ -32,6 +32,8 @@ import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
+from central_stream.agents import FAUST_SOURCES
+from central_stream.settings import StreamSettings
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
 from evcharging.db import connect, cursor
@@ -144,10 +146,8 @@ def start_group_at_the_end(bootstrap: str, group: str) -> None:
     """Commit the run's consumer groups (Faust's and the telemetry intake's) at the
     current end of every topic they read, so the worker starts with this run's
     messages and none of the history."""
-    faust_sources = (t.SUPPLY_REQUESTS, t.SUPPLY_ENDED, t.FAULTS, t.RECOVERIES, t.CP_CONNECTIONS,
-                     t.OPERATOR_COMMANDS)  # fmt: skip
-    # telemetry is read by the worker's intake, under StreamSettings.telemetry_group
-    for reader, sources in ((group, faust_sources), (f"{group}-telemetry", (t.TELEMETRY,))):
+    telemetry_group = StreamSettings(kafka_bootstrap=bootstrap, app_id=group).telemetry_group
+    for reader, sources in ((group, FAUST_SOURCES), (telemetry_group, (t.TELEMETRY,))):
         consumer = Consumer(consumer_config(bootstrap, reader))
         try:
             consumer.commit(offsets=end_positions(consumer, sources), asynchronous=False)

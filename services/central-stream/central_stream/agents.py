@@ -262,7 +262,7 @@ class CentralStream:
 
     async def _until_ready(self) -> None:
         """Until the table is recovered: a report applied before would meet an empty record."""
-        while self.owned_partitions() is None:
+        while not self._settled():
             await asyncio.sleep(0.1)
 
     async def _apply_waiting(self, cp_id: str) -> None:
@@ -461,11 +461,16 @@ class CentralStream:
 
     def owned_partitions(self) -> set[int] | None:
         """The partitions of CP events this worker processes now, None while that is changing."""
+        if not self._settled():
+            return None
+        actives = self.app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic == t.SUPPLY_REQUESTS.name}
+
+    def _settled(self) -> bool:
+        """Neither rebalancing nor recovering the table: three flags, cheap enough per report."""
         app = self.app
         recovery = cast(Any, app.tables).recovery
-        if app.rebalancing or app.in_recovery or not recovery.completed.is_set():
-            return None
-        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == t.SUPPLY_REQUESTS.name}
+        return not (app.rebalancing or app.in_recovery or not recovery.completed.is_set())
 
     def _partition_of(self, cp_id: str) -> int:
         return partition_for(cp_id, self.settings.partitions)

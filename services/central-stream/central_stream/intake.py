@@ -80,6 +80,7 @@ class TelemetryIntake:
         self._lock = threading.Lock()
         self._wanted: set[int] | None = None
         self._to_commit: dict[int, int] = {}
+        self._committed: dict[int, int] = {}
         self._room = threading.BoundedSemaphore(BATCHES_IN_FLIGHT)
         self._running = True
         self._thread: threading.Thread | None = None
@@ -141,10 +142,12 @@ class TelemetryIntake:
         with self._lock:
             wanted, self._wanted = self._wanted, None
             positions, self._to_commit = self._to_commit, {}
-        if positions:
-            offsets = [TopicPartition(self.topic, p, offset) for p, offset in positions.items()]
+        moved = {p: offset for p, offset in positions.items() if self._committed.get(p) != offset}
+        if moved:
+            offsets = [TopicPartition(self.topic, p, offset) for p, offset in moved.items()]
             try:
                 self._consumer.commit(offsets=offsets, asynchronous=False)
+                self._committed.update(moved)
             except KafkaException as error:  # the next commit carries the same positions or later ones
                 log.warning("committing telemetry offsets failed: %s", error)
         if wanted is not None:

@@ -4,9 +4,9 @@ or whose table recovery makes no progress.
 Faust now and then ends a rebalance with its partitions assigned, its recovery
 "complete", and its fetcher silent; and now and then, after partitions went
 from one worker to another and back, its recovery never reads the changelog
-records it waits for (faust#542 describes the same hang). The worker is built to survive a SIGKILL
-(every sink is idempotent, every record is on a changelog, offsets are committed
-only after the work is done), so the cure is the same as for a crash: end the
+records it waits for (faust#542 describes the same hang). The worker is built
+to survive a SIGKILL (every sink is idempotent, every record is on a changelog,
+offsets are committed only after the work is done), so the cure is the same as for a crash: end the
 process and let its supervisor — Docker's restart policy — start a fresh one,
 which resumes from the committed offsets.
 """
