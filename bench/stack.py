@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 
 from evcharging.config import DatabaseSettings
-from tests.support.stack import ROOT, dotenv
+from tests.support.stack import ROOT, stack_settings
 
 OWN_PORTS = {
     "KAFKA_HOST_PORT": "19094",
@@ -37,11 +37,11 @@ class Stack:
     def own(cls, cps: int) -> Stack:
         """The bench's stack, its central-auth allowed a connection per simulated CP."""
         connections = {"AUTH_MAX_CONNECTIONS": str(max(4096, cps + 256))}
-        return cls("evcharging-bench", True, {**os.environ, **dotenv(), **OWN_PORTS, **connections})
+        return cls("evcharging-bench", True, {**stack_settings(), **OWN_PORTS, **connections})
 
     @classmethod
     def existing(cls) -> Stack:
-        settings = {**dotenv(), **os.environ}
+        settings = stack_settings()
         return cls(settings.get("COMPOSE_PROJECT_NAME", "evcharging"), False, settings)
 
     def port(self, name: str, default: str) -> str:

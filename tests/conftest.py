@@ -1,5 +1,10 @@
 """Fixtures for the integration and end-to-end tests.
 
+Every compose command of a test run goes to a project of its own (`evcharging-test`,
+its own volumes, network, host ports and secrets: tests/support/stack.py), so the
+tests never touch the user's `evcharging` stack and can run while it is up. The test
+stack is removed at the end of the run (EVCHARGING_KEEP_TEST_STACK=1 keeps it).
+
 The end-to-end stack is started once with `make up`, as users do, from empty
 volumes — so the central's first run does not replay the integration tests'
 traffic, and the database holds the seed data only. Supplies in automatic mode
@@ -18,8 +23,17 @@ from confluent_kafka import Consumer, TopicPartition
 
 from evcharging import topics
 from tests.support.e2e import Stack
-from tests.support.stack import Infra, compose, infra_addresses, make
+from tests.support.stack import Infra, compose, infra_addresses, make, test_stack_environment
 from tests.support.waiting import wait_until
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.update(test_stack_environment())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get("EVCHARGING_KEEP_TEST_STACK") != "1":
+        compose("--profile", "tools", "down", "--volumes", "--remove-orphans", check=False, timeout=300)
 
 
 @pytest.fixture(scope="session")

@@ -3,16 +3,40 @@
 A container is healthy while its loop is still turning, not merely while its
 process exists: `python -m evcharging.health PATH MAX_AGE` exits non-zero when
 the file is older than MAX_AGE seconds.
+
+A service that knows *why* it cannot work (the database refuses its password)
+writes the reason to a problem file; every health check of the container prints
+it first, so `docker compose ps` / `docker inspect` say what is wrong, not only
+that something is.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 DEFAULT_PATH = Path(os.environ.get("HEALTH_FILE", "/tmp/evcharging-alive"))  # noqa: S108 - per-container file
+PROBLEM_PATH = Path(os.environ.get("HEALTH_PROBLEM_FILE", "/tmp/evcharging-problem"))  # noqa: S108
+
+
+def report_problem(text: str, path: Path | None = None) -> None:
+    """Say why this service cannot work; health checks fail with this text until cleared."""
+    (path or PROBLEM_PATH).write_text(text + "\n")
+
+
+def clear_problem(path: Path | None = None) -> None:
+    (path or PROBLEM_PATH).unlink(missing_ok=True)
+
+
+def problem(path: Path | None = None) -> str | None:
+    """The reported problem, or None when there is none."""
+    try:
+        return (path or PROBLEM_PATH).read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def beat(path: Path = DEFAULT_PATH) -> None:
@@ -27,16 +51,22 @@ def is_fresh(path: Path, max_age: float, now: float | None = None) -> bool:
     return age <= max_age
 
 
-def keep_alive(period: float = 5.0, path: Path = DEFAULT_PATH) -> None:
-    """Touch the liveness file forever, for a service whose work runs elsewhere."""
-    while True:
+def keep_alive(period: float = 5.0, path: Path = DEFAULT_PATH, stop: threading.Event | None = None) -> None:
+    """Touch the liveness file every `period` s, for a service whose work runs
+    elsewhere, until `stop` is set (evcharging.shutdown.stop_requested)."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
         beat(path)
-        time.sleep(period)
+        stop.wait(period)
 
 
 def main(argv: list[str]) -> int:
     path = Path(argv[1]) if len(argv) > 1 else DEFAULT_PATH
     max_age = float(argv[2]) if len(argv) > 2 else 15.0
+    reported = problem()
+    if reported:
+        print(f"unhealthy: {reported}", file=sys.stderr)
+        return 1
     if is_fresh(path, max_age):
         return 0
     print(f"unhealthy: {path} not touched in the last {max_age:g} s", file=sys.stderr)

@@ -9,7 +9,7 @@ import subprocess
 from typing import Any
 
 from evcharging.db import connect, cursor
-from tests.support.stack import ROOT, compose, dotenv, infra_addresses
+from tests.support.stack import ROOT, compose, infra_addresses, stack_settings
 from tests.support.waiting import wait_until
 from tests.support.web import Client
 
@@ -18,7 +18,7 @@ COMPOSE = ("docker", "compose")
 
 class Stack:
     def __init__(self) -> None:
-        env = dotenv()
+        env = stack_settings()
         self.web = Client(f"http://127.0.0.1:{env.get('WEB_HOST_PORT', '8080')}")
         self.operator = {"Authorization": f"Bearer {env['OPERATOR_PASSWORD']}"}
         self.database = infra_addresses().database

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import sys
 
+from evcharging import health
 from evcharging.config import env_int
 from evcharging.framing import FrameDecoder, FramingError
 from evcharging.wire import Ping, Pong, WireError, from_frame, to_frame
@@ -35,6 +36,10 @@ def check(host: str, port: int, timeout: float = TIMEOUT) -> str | None:
 
 
 def main(argv: list[str]) -> int:
+    reported = health.problem()
+    if reported:
+        print(f"unhealthy: {reported}", file=sys.stderr)
+        return 1
     host, _, port = (argv[0] if argv else "").rpartition(":")
     problem = check(host or "127.0.0.1", int(port) if port else env_int("AUTH_PORT", 7000))
     if problem is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from driver import texts
@@ -118,17 +118,25 @@ def run_file(
     lines: list[BatchLine],
     timing: Timing,
     pause: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Summary:
     """One request a line; after each service ends, whatever its outcome, wait 4 s (SPEC step 12)."""
     outcomes: list[Outcome] = []
     for index, line in enumerate(lines):
         if index:
             out.next_in(SPACING_SECONDS, index + 1, len(lines), line.cp_id)
-            pause(SPACING_SECONDS)
+            _pause_until(outcomes[-1].learned_at + timedelta(seconds=SPACING_SECONDS), pause, clock)
         outcomes.append(charge(bus, inbox, out, line.cp_id, timing))
     summary = Summary(tuple(outcomes))
     out.summary(summary)
     return summary
+
+
+def _pause_until(moment: datetime, pause: Callable[[float], None], clock: Callable[[], datetime]) -> None:
+    """Wait until `clock` reads `moment`. The 4 s are promised on the clock the requests
+    carry (their sent_at), and a sleep may end a little early on it: so check, not trust."""
+    while (left := (moment - clock()).total_seconds()) > 0:
+        pause(left)
 
 
 def exit_status(outcome: Outcome) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from evcharging.messages import DenialReason, EndReason, Ticket
+from evcharging.messages import DenialReason, EndReason, Ticket, utc_now
 
 
 class Result(StrEnum):
@@ -27,6 +28,9 @@ class Outcome:
     ticket: Ticket | None = None
     denial: DenialReason | None = None
     ended_by: EndReason | None = None
+    learned_at: datetime = field(default_factory=utc_now)
+    """When the driver learned how the service ended (an outcome is made at that moment):
+    the next request of a file waits 4 s from here."""
 
     @property
     def ok(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,9 +35,12 @@ class FakeBus:
         self.inbox = inbox
         self.answers = answers
         self.sent: list[SupplyRequest] = []
+        self.clock = utc_now
+        self.sent_times: list[datetime] = []
 
     def send(self, request: SupplyRequest) -> None:
         self.sent.append(request)
+        self.sent_times.append(self.clock())
         answer = self.answers[request.cp_id]
         if answer == "deny":
             self.inbox.push(
@@ -107,22 +110,61 @@ def events(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
+class PausedClock:
+    """The wall clock plus every pause taken; `early` makes each pause end that much short,
+    as a real sleep may on the wall clock."""
+
+    def __init__(self, early: float = 0.0) -> None:
+        self.early = early
+        self.pauses: list[float] = []
+        self._offset = 0.0
+
+    def now(self) -> datetime:
+        return utc_now() + timedelta(seconds=self._offset)
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self._offset += max(seconds - self.early, seconds / 2)
+
+
 def test_a_file_run_pauses_4_s_between_services_and_sums_up() -> None:
     inbox = FakeInbox()
     bus = FakeBus(inbox, {"CP1": "charge", "CP2": "deny", "CP3": "charge"})
-    pauses: list[float] = []
+    clock = PausedClock()
+    bus.clock = clock.now
     out = io.StringIO()
     lines = [BatchLine(1, "CP1"), BatchLine(2, "CP2"), BatchLine(3, "CP3")]
 
-    summary = commands.run_file(bus, inbox, JsonOutput(out), lines, Timing(), pause=pauses.append)  # type: ignore[arg-type]
+    summary = commands.run_file(
+        bus, inbox, JsonOutput(out), lines, Timing(), pause=clock.pause, clock=clock.now  # type: ignore[arg-type]
+    )
 
-    assert pauses == [4.0, 4.0]
+    assert len(clock.pauses) == 2 and 3.5 < clock.pauses[0] <= 4.0, clock.pauses
+    for before, sent in zip(summary.outcomes, bus.sent_times[1:], strict=False):
+        assert sent - before.learned_at >= timedelta(seconds=4)
     assert [o.result for o in summary.outcomes] == [Result.CHARGED, Result.DENIED, Result.CHARGED]
     assert summary.kwh == Decimal(4)
     assert summary.eur == Decimal("1.20")
     last = events(out)[-1]
     assert last["event"] == "summary"
     assert last["charged"] == 2
+    assert all("learned_at" in e for e in events(out) if e["event"] == "finished")
+
+
+def test_a_pause_that_ends_early_is_made_up_before_the_next_request() -> None:
+    inbox = FakeInbox()
+    bus = FakeBus(inbox, {"CP1": "charge", "CP2": "charge"})
+    clock = PausedClock(early=0.001)
+    bus.clock = clock.now
+
+    summary = commands.run_file(
+        bus, inbox, JsonOutput(io.StringIO()), [BatchLine(1, "CP1"), BatchLine(2, "CP2")], Timing(),  # type: ignore[arg-type]
+        pause=clock.pause, clock=clock.now,
+    )  # fmt: skip
+
+    assert len(clock.pauses) >= 2, "the short pause is followed by another"
+    waited = bus.sent_times[1] - summary.outcomes[0].learned_at
+    assert waited >= timedelta(seconds=4), waited
 
 
 def test_a_silent_central_times_out() -> None:
