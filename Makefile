@@ -10,19 +10,25 @@ CP ?= 3
 WEB_URL := http://localhost:$${WEB_HOST_PORT:-8080}
 
 .DEFAULT_GOAL := help
-.PHONY: help secrets images up down logs ps scale tools test test-unit soak bench lint clean
+.PHONY: help setup test-setup secrets images preflight up down logs ps scale tools test test-unit soak bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+setup: ## install and start what the stack needs (Docker engine, Compose v2); once per machine
+	@scripts/setup.sh
+
 secrets: ## create .env with random secrets (once; kept afterwards)
 	@scripts/dotenv.sh secrets
 
-images: secrets ## make sure Kafka, MariaDB and Python base images exist (stand-ins if no registry)
+images: setup secrets ## make sure Kafka, MariaDB and Python base images exist (stand-ins if no registry)
 	@infra/standins/build.sh
 	@scripts/dotenv.sh images infra/images.env
 
-up: images ## build and start the whole stack, wait until it is healthy
+preflight: images ## check that the data volumes were made with this .env's secrets
+	@scripts/preflight.sh
+
+up: preflight ## build and start the whole stack, wait until it is healthy
 	$(COMPOSE) up -d --build --wait --wait-timeout 300
 	@echo "EVCharging is up. Status page: $(WEB_URL)"
 
@@ -38,22 +44,28 @@ ps: ## show the stack's containers and their health
 scale: ## run CP=N charging points (engine + monitor pairs)
 	$(COMPOSE) up -d --wait --wait-timeout 300 --scale cp-engine=$(CP) --scale cp-monitor=$(CP)
 
-tools: ## start the optional tools (Kafka CLI, MariaDB client)
-	$(COMPOSE) --profile tools up -d --wait
+tools: preflight ## start the optional tools (Kafka CLI, MariaDB client, phpMyAdmin read-only)
+	$(COMPOSE) --profile tools up -d --wait --wait-timeout 300
+	@# the read-only user phpMyAdmin logs in as, also on volumes made before it existed
+	@$(COMPOSE) exec -T mariadb bash /docker-entrypoint-initdb.d/02-readonly.sh
+	@echo "phpMyAdmin (read-only): http://localhost:$${PMA_HOST_PORT:-8081}"
 
 $(PY): requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(PY)
 
-test: images $(PY) ## unit, integration (real Kafka + MariaDB) and end-to-end (the compose stack) tests
+test: test-setup images $(PY) ## unit, integration (real Kafka + MariaDB) and end-to-end (the compose stack) tests
 	$(PY) -m pytest
 
-soak: images $(PY) ## 10 minutes of charging with a component killed every minute (SOAK_MINUTES)
+soak: test-setup images $(PY) ## 10 minutes of charging with a component killed every minute (SOAK_MINUTES)
 	$(PY) -m pytest -s tests/soak
 
 bench: images $(PY) ## load, latency and throughput against raw Kafka, on a stack of its own (BENCH_ARGS)
 	PYTHONPATH=services/cp-engine $(PY) -m bench $(BENCH_ARGS)
+
+test-setup: # setup, plus the browser the page's tests drive
+	@scripts/setup.sh --tests
 
 test-unit: $(PY) ## the unit tests alone: no Docker needed
 	$(PY) -m pytest lib services bench

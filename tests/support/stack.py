@@ -13,17 +13,55 @@ from evcharging.config import DatabaseSettings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def dotenv() -> dict[str, str]:
-    """The variables of the generated .env (secrets, images, compose settings)."""
+TEST_PROJECT = os.environ.get("EVCHARGING_TEST_PROJECT", "evcharging-test")
+"""The compose project the tests run in: never the user's `evcharging`."""
+
+TEST_PORT_BASE = int(os.environ.get("EVCHARGING_TEST_PORT_BASE", "20000"))
+"""Host ports of the test stack: the user's defaults moved up by this much (9094 -> 29094)."""
+
+HOST_PORTS = {
+    "KAFKA_HOST_PORT": 9094,
+    "DB_HOST_PORT": 3307,
+    "AUTH_HOST_PORT": 7000,
+    "WEB_HOST_PORT": 8080,
+    "PMA_HOST_PORT": 8081,
+}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    path = ROOT / ".env"
-    if not path.exists():
-        raise RuntimeError("no .env: run 'make secrets' (make test does it)")
     for line in path.read_text().splitlines():
         name, sep, value = line.partition("=")
         if sep and not name.startswith("#"):
             values[name.strip()] = value.strip()
     return values
+
+
+def test_stack_environment() -> dict[str, str]:
+    """The variables that point every compose command of a test run at a stack of its own.
+
+    A project name, so containers, volumes and network are the tests' own; host ports
+    apart from the user's, so both stacks run at once; and fresh secrets, written to
+    test-results/ (to inspect the test stack by hand), because the test stack always
+    starts from empty volumes. The image variables are the user's: the images are shared.
+    """
+    secrets = ROOT / "test-results" / f"{TEST_PROJECT}.env"
+    secrets.parent.mkdir(exist_ok=True)
+    secrets.unlink(missing_ok=True)
+    subprocess.run([ROOT / "scripts" / "dotenv.sh", "secrets", secrets], check=True, capture_output=True)
+    images = ROOT / "infra" / "images.env"
+    return {
+        **(read_env_file(images) if images.exists() else {}),
+        **read_env_file(secrets),
+        "COMPOSE_PROJECT_NAME": TEST_PROJECT,
+        **{name: str(TEST_PORT_BASE + default % 10000) for name, default in HOST_PORTS.items()},
+    }
+
+
+def stack_settings() -> dict[str, str]:
+    """The stack's variables as compose sees them: the .env file, overridden by the environment."""
+    path = ROOT / ".env"
+    return {**(read_env_file(path) if path.exists() else {}), **os.environ}
 
 
 def compose(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -51,7 +89,7 @@ class Infra:
 
 
 def infra_addresses() -> Infra:
-    env = {**dotenv(), **os.environ}
+    env = stack_settings()
     return Infra(
         kafka_bootstrap=f"localhost:{env.get('KAFKA_HOST_PORT', '9094')}",
         database=DatabaseSettings(
