@@ -132,6 +132,11 @@ def create_topics(bootstrap: str, replication: int = 1, timeout: float = 30.0) -
 
 def _new_topic(topic: Topic, replication: int) -> NewTopic:
     config = {"cleanup.policy": "compact"} if topic.compacted else {}
+    if topic.retention_ms is not None:
+        # Retention deletes whole segments: roll them often enough for it to bite.
+        # The active segment is never deleted, so the newest record always stays.
+        segment_ms = max(topic.retention_ms // 6, 60_000)
+        config |= {"retention.ms": str(topic.retention_ms), "segment.ms": str(segment_ms)}
     return NewTopic(
         topic.name, num_partitions=topic.partitions, replication_factor=replication, config=config
     )

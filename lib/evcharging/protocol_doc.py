@@ -50,11 +50,21 @@ def topics_table() -> str:
     for topic in ALL:
         records = ", ".join(f"[{name}](#{name.lower()})" for name in record_names(topic))
         partitions = f"{topic.partitions}{' (compacted)' if topic.compacted else ''}"
+        if topic.retention_ms is not None:
+            partitions += f" (kept {_duration(topic.retention_ms)})"
         rows.append(
             f"| `{topic.name}` | {topic.key or '-'} | {partitions} | {records} | "
             f"{topic.produced_by} | {topic.consumed_by} | {topic.purpose} |"
         )
     return "## Topics\n\n" + "\n".join(rows) + "\n"
+
+
+def _duration(ms: int) -> str:
+    """A retention in the largest whole unit: '1 h', '10 min', '30 s'."""
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size} {unit}"
+    return f"{ms} ms"
 
 
 def record_classes(topic: Topic) -> list[type[BaseModel]]:

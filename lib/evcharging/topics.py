@@ -30,6 +30,8 @@ class Topic:
     purpose: str
     partitions: int = PARTITIONS
     compacted: bool = False
+    retention_ms: int | None = None
+    """Delete records older than this (None: the broker's default)."""
 
     @property
     def adapter(self) -> TypeAdapter[Any]:
@@ -139,6 +141,16 @@ DEAD_LETTERS = Topic(
     "Messages that did not parse or could not be applied, with the reason.",
     partitions=1,
 )
+CENTRAL_AUTH_BEACONS = Topic(
+    "latidos_central_auth",
+    m.CentralAuthBeacon,
+    None,
+    "central-auth, every second",
+    "central-web",
+    "central-auth is alive and serving; silence means no state is vouched for.",
+    partitions=1,
+    retention_ms=3_600_000,
+)
 
 ALL: tuple[Topic, ...] = (
     SUPPLY_REQUESTS,
@@ -153,6 +165,7 @@ ALL: tuple[Topic, ...] = (
     OPERATOR_COMMANDS,
     CP_STATUS,
     DEAD_LETTERS,
+    CENTRAL_AUTH_BEACONS,
 )
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL}
 

@@ -2,7 +2,7 @@
 
 Start-up order matters: every registered CP is announced disconnected *before*
 the port opens, so no event of this run can precede the announcement on a CP's
-partition.
+partition; the beacons that vouch for this run start only after both.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import resource
 import signal
 import sys
 
+from central_auth.beacon import send_beacons
 from central_auth.publisher import PRODUCER_OVERRIDES, EventPublisher
 from central_auth.server import AuthServer
 from central_auth.service import AuthService
 from central_auth.settings import AuthSettings
 from central_auth.store import AsyncCpStore, CpStore
+from evcharging import db
 from evcharging.kafka import ContractProducer
 from evcharging.logs import setup
 
@@ -32,14 +34,17 @@ async def serve(settings: AuthSettings) -> None:
         ContractProducer(settings.kafka.bootstrap, "central-auth", **PRODUCER_OVERRIDES)
     )
     service = AuthService(settings, store, publisher)
+    await asyncio.to_thread(db.await_access, settings.database)
     await service.announce_restart()
     server = AuthServer(service)
     await server.start(settings.port)
     reports = asyncio.create_task(publisher.serve_delivery_reports())
+    beacons = asyncio.create_task(send_beacons(service, settings.beacon_interval))
     try:
         await _until_stopped()
     finally:
         log.info("stopping")
+        beacons.cancel()
         await server.stop()
         reports.cancel()
         await asyncio.to_thread(publisher.drain, 10.0)

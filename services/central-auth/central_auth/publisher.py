@@ -39,6 +39,15 @@ class EventPublisher:
             self._send(topic, message)
             log.info("%s -> %s: %s", topic.name, getattr(message, "cp_id", "?"), type(message).__name__)
 
+    def signal(self, topic: Topic, message: Message) -> None:
+        """Queue a periodic message (a beacon) without a log line for each. Never waits:
+        when the local queue is full, Kafka is not taking anything and the beacon,
+        whose point is to be current, is dropped."""
+        try:
+            self._producer.send(topic, message)
+        except BufferError:
+            log.warning("Kafka queue full: %s for %s dropped", type(message).__name__, topic.name)
+
     def _send(self, topic: Topic, message: Message) -> None:
         for _ in range(50):
             try:

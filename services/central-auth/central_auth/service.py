@@ -29,7 +29,7 @@ from central_auth.store import AsyncCpStore, Registration, StoreUnavailable
 from central_auth.terms import Terms, terms_for
 from central_auth.unconfirmed import UnconfirmedCredentials
 from evcharging import topics
-from evcharging.messages import CpDisconnected, EngineHealth
+from evcharging.messages import CpDisconnected, EngineHealth, utc_now
 from evcharging.wire import (
     Authenticate,
     Authenticated,
@@ -78,6 +78,8 @@ class AuthService:
         self.clock = clock
         self.incarnation = uuid.uuid4().hex[:12]
         """Tells this run's connection ids from those of earlier runs."""
+        self.started_at = utc_now()
+        """Before the restart announcement: every event of this run is sent after it."""
         self._numbers = itertools.count(1)
         self._open: set[Conversation] = set()
 

@@ -39,6 +39,8 @@ class AuthSettings:
     max_connections: int = 4096
     heartbeat_budget: float = 1000.0
     """Heartbeats per second central-auth plans for across all CPs (central_auth.terms)."""
+    beacon_interval: float = 1.0
+    """Seconds between CentralAuthBeacons (central_auth.beacon); readers give up after a few."""
     restart_announce_prefix: str = ""
     """Announce 'disconnected' at start-up only for CPs whose id starts with this.
     Empty (the default) means every CP; tests sharing a database narrow it."""
@@ -65,6 +67,7 @@ class AuthSettings:
             ),
             max_connections=env_int("AUTH_MAX_CONNECTIONS", 4096),
             heartbeat_budget=env_float("AUTH_HEARTBEAT_BUDGET", 1000.0),
+            beacon_interval=env_float("AUTH_BEACON_INTERVAL", 1.0),
             restart_announce_prefix=env("AUTH_RESTART_ANNOUNCE_PREFIX", ""),
         )
         settings.check()
@@ -85,6 +88,8 @@ class AuthSettings:
             problems.append(f"port {self.port} is not a TCP port")
         if self.heartbeat_budget <= 0:
             problems.append("AUTH_HEARTBEAT_BUDGET must be positive")
+        if self.beacon_interval <= 0:
+            problems.append("AUTH_BEACON_INTERVAL must be positive")
         if self.max_connections < 1:
             problems.append("AUTH_MAX_CONNECTIONS must be at least 1")
         if problems:

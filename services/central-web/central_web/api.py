@@ -43,6 +43,12 @@ def state() -> ResponseReturnValue:
     return Response(live().snapshot().text, mimetype="application/json")
 
 
+@api.get("/central")
+def central() -> ResponseReturnValue:
+    """Whether central-auth is heard from now: while it is not, no state is vouched for."""
+    return jsonify(central_auth=live().central_auth())
+
+
 @api.get("/cps")
 def cps() -> ResponseReturnValue:
     return jsonify(live().snapshot().data["cps"])
@@ -81,6 +87,8 @@ def stream() -> ResponseReturnValue:
             yield "retry: 1000\n\n"
             while remaining > 0:
                 snapshot = board.wait_newer(version, KEEPALIVE_SECONDS)
+                if board.closed:
+                    return  # the worker is stopping; the browser reconnects ("retry" above)
                 remaining -= KEEPALIVE_SECONDS if snapshot is None else 0.05
                 if snapshot is None:
                     yield ": keep-alive\n\n"

@@ -8,7 +8,7 @@ Kafka feed thread (a consumer cannot be shared across a fork).
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import Flask, jsonify, request
@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 
 from central_web import auth
 from central_web.api import api, live
+from central_web.board import Board
 from central_web.controls import Controls
 from central_web.feed import Feed
 from central_web.live import LiveBoard
@@ -24,6 +25,9 @@ from central_web.operator import CommandPublisher
 from central_web.pages import pages, render_index
 from central_web.security import csrf, secure
 from central_web.settings import WebSettings
+from central_web.ticker import Ticker
+from central_web.witness import Witness
+from evcharging import health
 
 MAX_STREAMS_PER_WORKER = 6
 """Server-sent-event streams each hold a thread; leave some for ordinary requests."""
@@ -34,7 +38,8 @@ def create_app(settings: WebSettings | None = None, board: LiveBoard | None = No
     app = Flask(__name__)
     app.config["OPERATOR_PASSWORD"] = settings.operator_password
     secure(app, settings.secret_key, settings.secure_cookies)
-    live_board = board or LiveBoard()
+    witness = Witness(timedelta(seconds=settings.central_auth_timeout))
+    live_board = board or LiveBoard(Board(witness=witness))
     app.extensions["live"] = live_board
     app.extensions["controls"] = Controls(
         live_board, CommandPublisher(settings.kafka_bootstrap), settings.database
@@ -70,6 +75,9 @@ def create_app(settings: WebSettings | None = None, board: LiveBoard | None = No
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
         board = live()
+        reported = health.problem()
+        if reported:
+            return jsonify(status="unhealthy", problem=reported), 503
         return jsonify(
             status="ok",
             feed={"connected": board.feed_connected, "caught_up": board.feed_caught_up},
@@ -78,6 +86,7 @@ def create_app(settings: WebSettings | None = None, board: LiveBoard | None = No
 
     if settings.start_feed:
         Feed(live_board, settings.kafka_bootstrap, settings.database, db_every=settings.db_refresh).start()
+        Ticker(live_board).start()
     return app
 
 

@@ -7,7 +7,9 @@ partitions it needs (no rebalancing between workers, no shared offsets):
 - `estado_cp` from the beginning: it is compacted, so this is the latest status
   of every CP;
 - requests, driver responses, tickets and operator commands from `window` ago,
-  for the requests in progress and the event log.
+  for the requests in progress and the event log;
+- central-auth's beacons from the last one published, so a fresh worker knows at
+  once whether central-auth is alive (and since when it is silent, if it is).
 
 CPs registered in MariaDB but never seen on the topic are read from
 `charging_points` every `db_every` seconds. The loop survives a broker or
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from central_web.board import Board
 from central_web.live import LiveBoard
@@ -32,9 +34,22 @@ from evcharging.codec import ContractError, decode
 from evcharging.config import DatabaseSettings
 from evcharging.kafka import consumer_config
 from evcharging.messages import Message, new_id
-from evcharging.topics import CP_STATUS, DRIVER_RESPONSES, OPERATOR_COMMANDS, SUPPLY_REQUESTS, TICKETS, Topic
+from evcharging.topics import (
+    CENTRAL_AUTH_BEACONS,
+    CP_STATUS,
+    DRIVER_RESPONSES,
+    OPERATOR_COMMANDS,
+    SUPPLY_REQUESTS,
+    TICKETS,
+    Topic,
+)
 
 log = logging.getLogger(__name__)
+
+MISSING = frozenset(
+    {KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC, KafkaError.UNKNOWN_TOPIC_OR_PART}
+)
+"""What asking for the offsets of a topic that does not exist raises."""
 
 RECENT_TOPICS: tuple[Topic, ...] = (SUPPLY_REQUESTS, DRIVER_RESPONSES, TICKETS, OPERATOR_COMMANDS)
 
@@ -122,7 +137,8 @@ class Feed(threading.Thread):
             consumer.close()
 
     def _assign(self, consumer: Consumer) -> dict[tuple[str, int], int]:
-        """Assign every partition; return the status partitions' ends (caught up when read)."""
+        """Assign every partition; return the ends of the status and beacon partitions
+        (caught up when read)."""
         since_ms = int((datetime.now(UTC) - self.window).timestamp() * 1000)
         recent = [TopicPartition(t.name, p, since_ms) for t in RECENT_TOPICS for p in range(t.partitions)]
         try:
@@ -140,8 +156,25 @@ class Feed(threading.Thread):
         for tp in starts:
             if tp.offset < 0:
                 tp.offset = OFFSET_END
-        consumer.assign(statuses + list(starts))
+        beacons = self._last_beacon(consumer, ends)
+        consumer.assign(statuses + list(starts) + beacons)
         return ends
+
+    def _last_beacon(self, consumer: Consumer, ends: dict[tuple[str, int], int]) -> list[TopicPartition]:
+        """The beacon partition from its newest record, added to `ends` when there is one.
+        A missing topic (a stack set up before it existed) costs the page its witness,
+        not its feed: every tile then shows as last known."""
+        topic = CENTRAL_AUTH_BEACONS.name
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)
+        except KafkaException as error:
+            if error.args[0].code() not in MISSING:
+                raise ConnectionError(f"Kafka at {self.bootstrap}: {error}") from None
+            log.warning("there is no topic %s: central-auth will look silent; run kafka-setup", topic)
+            return []
+        if high > low:
+            ends[(topic, 0)] = int(high)
+        return [TopicPartition(topic, 0, max(int(low), int(high) - 1))]
 
     def _poll(self, consumer: Consumer) -> list[Any]:
         """Wait a little for a first message, then take what is already there (bounded)."""
@@ -158,6 +191,8 @@ class Feed(threading.Thread):
             return
         try:
             rows = load_cps(self.database)
+        except db.DatabaseRefused:
+            return  # said once, in the log and the health, by db.connect
         except Exception as error:
             log.warning("could not read charging_points: %s", error)
             return

@@ -33,6 +33,15 @@ class LiveBoard:
         self._snapshot: Snapshot | None = None
         self.feed_connected = False
         self.feed_caught_up = False
+        self.closed = False
+        """Set when the worker is stopping: every event stream ends (gunicorn.conf.py)."""
+
+    def close(self) -> None:
+        """The worker is stopping: wake every event stream so it ends now, rather than
+        hold the worker's shutdown; the browser reconnects by itself."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
 
     def change(self, edit: Callable[[Board], bool]) -> bool:
         """Apply `edit` under the lock; wake the viewers when it says something changed."""
@@ -53,6 +62,15 @@ class LiveBoard:
             self._snapshot = None
             self._changed.notify_all()
 
+    def recheck(self) -> bool:
+        """Let the clock change the board (central-auth falling silent); see ticker.py."""
+        return self.change(lambda board: board.recheck(datetime.now(UTC)))
+
+    def central_auth(self) -> dict[str, Any]:
+        """Whether central-auth is heard from, as of now (not as of the last snapshot)."""
+        with self._changed:
+            return self._board.witness.as_json(datetime.now(UTC))
+
     def knows(self, cp_id: str) -> bool:
         with self._changed:
             return self._board.knows(cp_id)
@@ -66,19 +84,23 @@ class LiveBoard:
             return self._current()
 
     def wait_newer(self, version: int, timeout: float) -> Snapshot | None:
-        """The snapshot once it is newer than `version`, or None after `timeout` seconds."""
+        """The snapshot once it is newer than `version`, or None after `timeout` seconds
+        (at once when the board is closed)."""
         with self._changed:
-            if not self._changed.wait_for(lambda: self._version > version, timeout):
+            if not self._changed.wait_for(lambda: self.closed or self._version > version, timeout):
+                return None
+            if self.closed:
                 return None
             return self._current()
 
     def _current(self) -> Snapshot:
         if self._snapshot is None or self._snapshot.version != self._version:
+            now = datetime.now(UTC)
             data = {
                 "version": self._version,
-                "generated_at": datetime.now(UTC).isoformat(),
+                "generated_at": now.isoformat(),
                 "feed": {"connected": self.feed_connected, "caught_up": self.feed_caught_up},
-                **self._board.snapshot(),
+                **self._board.snapshot(now),
             }
             self._snapshot = Snapshot(self._version, data, json.dumps(data, separators=(",", ":")))
         return self._snapshot

@@ -18,6 +18,9 @@ class WebSettings:
     start_feed: bool = True
     db_refresh: float = 10.0
     """Seconds between reads of `charging_points` for CPs never seen on the status topic."""
+    central_auth_timeout: float = 5.0
+    """Seconds without a beacon after which central-auth counts as silent and every tile
+    shows as last known (central_web.witness says why 5)."""
 
     @classmethod
     def from_env(cls) -> WebSettings:
@@ -29,4 +32,5 @@ class WebSettings:
             secret_key=env("WEB_SECRET_KEY"),
             secure_cookies=env("WEB_SECURE_COOKIES", "0") == "1",
             db_refresh=env_float("WEB_DB_REFRESH", 10.0),
+            central_auth_timeout=env_float("WEB_CENTRAL_AUTH_TIMEOUT", 5.0),
         )
