@@ -35,6 +35,12 @@ CREATE TABLE suministros (
     consumo_kwh     DECIMAL(8,3)  NOT NULL DEFAULT 0,
     importe_total   DECIMAL(10,2) NOT NULL DEFAULT 0,
     precio_kwh      DECIMAL(6,3)  NOT NULL,
+    -- fecha_inicio/fecha_fin are real (wall-clock) times. A demo CP may run its clock
+    -- fast: each real second then counts as factor_tiempo seconds of charging, and
+    -- duracion_s is the charging time consumo_kwh took in the CP's time, so
+    -- consumo_kwh = average kW * duracion_s / 3600 (NULL: not reported yet).
+    factor_tiempo   DECIMAL(8,3)  NOT NULL DEFAULT 1 CHECK (factor_tiempo > 0),
+    duracion_s      DECIMAL(12,3) NULL,
     estado          ENUM('en_curso','unplugged','fault','operator_stop','disconnected')
                                   NOT NULL DEFAULT 'en_curso',
     CONSTRAINT fk_suministro_conductor FOREIGN KEY (conductor_id) REFERENCES conductores (id),

@@ -30,6 +30,29 @@ Kw = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=3, description=
 Euros = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, description="money, €")]
 PricePerKwh = Annotated[Decimal, Field(gt=0, max_digits=6, decimal_places=3, description="price, € per kWh")]
 Sequence = Annotated[int, Field(ge=0, description="per-session counter, starts at 0")]
+TimeFactor = Annotated[
+    Decimal,
+    Field(
+        gt=0,
+        max_digits=8,
+        decimal_places=3,
+        description="seconds of charging that each real second stands for: 1, or more when a demo CP "
+        "runs its clock fast (CP_TIME_FACTOR); shown as 'simulated time ×N'",
+    ),
+]
+SupplySeconds = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        max_digits=12,
+        decimal_places=3,
+        description="seconds of charging, in the CP's time",
+    ),
+]
+_CHARGING_TIME = (
+    "seconds of charging that `kwh` covers, in the CP's time (real seconds × `time_factor`), so "
+    "kwh = average kW × duration_s / 3600; ≥ 0; 3 decimals at most; absent from older senders"
+)
 
 
 def new_id() -> str:
@@ -139,6 +162,8 @@ class SupplyUpdate(Message):
     kw: Kw
     kwh: Kwh
     eur: Euros
+    time_factor: TimeFactor = Decimal(1)
+    duration_s: SupplySeconds | None = Field(default=None, description=_CHARGING_TIME)
 
 
 class SupplyInterrupted(Message):
@@ -170,6 +195,11 @@ class Ticket(Message):
     price_per_kwh: PricePerKwh
     total_eur: Euros
     ended_by: EndReason
+    time_factor: TimeFactor = Decimal(1)
+    duration_s: SupplySeconds | None = Field(
+        default=None,
+        description=_CHARGING_TIME + " (then the charging time is (ended_at − started_at) × time_factor)",
+    )
 
 
 # --- central -> CP engine -------------------------------------------------------
@@ -220,6 +250,8 @@ class Telemetry(Message):
     kw: Kw
     kwh: Kwh
     eur: Euros
+    time_factor: TimeFactor = Decimal(1)
+    duration_s: SupplySeconds | None = Field(default=None, description=_CHARGING_TIME)
 
 
 class SupplyEnded(Message):
@@ -232,6 +264,8 @@ class SupplyEnded(Message):
     kwh: Kwh
     eur: Euros
     reason: EndReason = EndReason.UNPLUGGED
+    time_factor: TimeFactor = Decimal(1)
+    duration_s: SupplySeconds | None = Field(default=None, description=_CHARGING_TIME)
 
 
 # --- CP monitor / central-auth -> central ---------------------------------------
@@ -269,6 +303,22 @@ class CpDisconnected(Message):
 CpConnectionEvent = Annotated[CpConnected | CpDisconnected, Field(discriminator="type")]
 
 
+# --- central-auth -> everyone: proof that it is alive -----------------------------
+
+
+class CentralAuthBeacon(Message):
+    """central-auth is serving: published every second, so a reader that stops hearing
+    it knows no CP can connect and no state is being vouched for. `started_at` is when
+    this run began; a state published before it predates the run's restart announcement."""
+
+    type: Literal["central_auth_beacon"] = "central_auth_beacon"
+    incarnation: str = Field(
+        min_length=1, max_length=64, description="this run of central-auth; new at every start"
+    )
+    started_at: datetime = Field(description="when this run started")
+    connected_cps: int = Field(ge=0, description="CPs whose monitor is authenticated now")
+
+
 # --- central-web -> central -----------------------------------------------------
 
 
@@ -299,6 +349,8 @@ class CpStatus(Message):
     kw: Kw | None = None
     kwh: Kwh | None = None
     eur: Euros | None = None
+    time_factor: TimeFactor = Decimal(1)
+    duration_s: SupplySeconds | None = Field(default=None, description=_CHARGING_TIME)
 
 
 # --- any consumer -> dead letters -----------------------------------------------

@@ -161,3 +161,7 @@ def test_a_supply_reports_every_second_and_ends_with_the_last_totals(
     assert (ended.kwh, ended.eur, ended.seq) == (last.kwh, last.eur, last.seq + 1)
     assert ended.kwh > 0
     assert ended.eur == (ended.kwh * Decimal("0.400")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    # CP_TIME_FACTOR=60 here: each report says so, and how long its kWh took in the CP's time
+    assert {t.time_factor for t in telemetry} == {ended.time_factor} == {Decimal(60)}
+    assert [t.duration_s for t in telemetry] == [Decimal(60) * (t.seq + 1) for t in telemetry]
+    assert ended.duration_s == last.duration_s

@@ -32,6 +32,8 @@ def test_the_three_tables_of_the_spec_exist(infra: Infra) -> None:
     assert supplies["consumo_kwh"] == "decimal(8,3)"
     assert supplies["importe_total"] == "decimal(10,2)"
     assert {"conductor_id", "cp_id", "fecha_inicio", "fecha_fin", "estado"} <= supplies.keys()
+    # fecha_* are real times; a demo CP's fast clock and the charging time in it (docs/spec.md)
+    assert (supplies["factor_tiempo"], supplies["duracion_s"]) == ("decimal(8,3)", "decimal(12,3)")
 
 
 def test_seed_data_has_drivers_and_located_priced_cps(infra: Infra) -> None:

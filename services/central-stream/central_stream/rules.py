@@ -140,6 +140,10 @@ class Session(BaseModel):
     kw: Decimal = Decimal(0)
     kwh: Decimal = Decimal(0)
     eur: Decimal = Decimal(0)
+    time_factor: Decimal = Decimal(1)
+    """How fast the CP's clock runs (1 unless a demo speeds it up), as it reports."""
+    duration_s: Decimal | None = None
+    """Charging time that `kwh` covers, in the CP's time, as it reports (None: an older engine)."""
 
 
 class CpRecord(BaseModel):
@@ -204,6 +208,9 @@ class SupplyRow:
     price_per_kwh: Decimal
     status: str
     """'en_curso' while open, else the EndReason value."""
+    time_factor: Decimal = Decimal(1)
+    duration_s: Decimal | None = None
+    """`started_at`/`ended_at` are real times; the energy took `duration_s` of the CP's time."""
 
 
 @dataclass(frozen=True)
@@ -374,6 +381,8 @@ def on_telemetry(record: CpRecord, telemetry: Telemetry, registry: Registry) -> 
             "kwh": kwh,
             "eur": price(kwh, session.price_per_kwh),
             "started_at": session.started_at or telemetry.sent_at,
+            "time_factor": telemetry.time_factor,
+            "duration_s": telemetry.duration_s if kwh == telemetry.kwh else session.duration_s,
         }
     )
     new = record.model_copy(update={"session": updated})
@@ -386,6 +395,8 @@ def on_telemetry(record: CpRecord, telemetry: Telemetry, registry: Registry) -> 
         kw=updated.kw,
         kwh=updated.kwh,
         eur=updated.eur,
+        time_factor=updated.time_factor,
+        duration_s=updated.duration_s,
     )
     effects = (
         Send(t.DRIVER_RESPONSES, update),
@@ -400,7 +411,9 @@ def on_supply_ended(record: CpRecord, ended: SupplyEnded, registry: Registry) ->
     session = record.session
     if session is None or session.session_id != ended.session_id:
         return unchanged(f"end of session {ended.session_id}, which is not open here; ignored")
-    final = session.model_copy(update={"kwh": max(session.kwh, ended.kwh)})
+    final = session.model_copy(update={"kwh": max(session.kwh, ended.kwh), "time_factor": ended.time_factor})
+    if ended.kwh >= session.kwh and ended.duration_s is not None:
+        final = final.model_copy(update={"duration_s": ended.duration_s})
     return close_session(record, record, final, ended.reason, ended.sent_at, registry, cause=ended)
 
 
@@ -542,6 +555,8 @@ def ticket_for(cp_id: str, session: Session, reason: EndReason, ended_at: dateti
         price_per_kwh=session.price_per_kwh,
         total_eur=price(session.kwh, session.price_per_kwh),
         ended_by=reason,
+        time_factor=session.time_factor,
+        duration_s=session.duration_s,
     )
 
 
@@ -562,6 +577,8 @@ def status_of(record: CpRecord, info: CpInfo, cause_id: str) -> CpStatus:
         kw=session.kw if session else None,
         kwh=session.kwh if session else None,
         eur=session.eur if session else None,
+        time_factor=session.time_factor if session else Decimal(1),
+        duration_s=session.duration_s if session else None,
     )
 
 
@@ -604,6 +621,8 @@ def _row(cp_id: str, session: Session, *, ended_at: datetime | None, status: str
         eur=price(session.kwh, session.price_per_kwh),
         price_per_kwh=session.price_per_kwh,
         status=status,
+        time_factor=session.time_factor,
+        duration_s=session.duration_s,
     )
 
 

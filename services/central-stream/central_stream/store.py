@@ -38,13 +38,16 @@ TRANSIENT = (errors.OperationalError, errors.InterfaceError, errors.PoolError)
 
 UPSERT_SUPPLY = """
 INSERT INTO suministros
-    (id, conductor_id, cp_id, fecha_inicio, fecha_fin, consumo_kwh, importe_total, precio_kwh, estado)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    (id, conductor_id, cp_id, fecha_inicio, fecha_fin, consumo_kwh, importe_total, precio_kwh,
+     factor_tiempo, duracion_s, estado)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON DUPLICATE KEY UPDATE
     fecha_inicio  = IF(estado = 'en_curso', VALUES(fecha_inicio),  fecha_inicio),
     fecha_fin     = IF(estado = 'en_curso', VALUES(fecha_fin),     fecha_fin),
     consumo_kwh   = IF(estado = 'en_curso', VALUES(consumo_kwh),   consumo_kwh),
     importe_total = IF(estado = 'en_curso', VALUES(importe_total), importe_total),
+    factor_tiempo = IF(estado = 'en_curso', VALUES(factor_tiempo), factor_tiempo),
+    duracion_s    = IF(estado = 'en_curso', VALUES(duracion_s),    duracion_s),
     estado        = IF(estado = 'en_curso', VALUES(estado),        estado)
 """
 """A closed session is final: a late or repeated write never reopens or re-bills it.
@@ -59,6 +62,20 @@ WHERE id = %s
 
 
 SELECT_CP = "SELECT id, ubicacion, precio_kwh FROM charging_points WHERE id = %s"
+
+NEW_SUPPLY_COLUMNS = ("factor_tiempo", "duracion_s")
+COUNT_NEW_SUPPLY_COLUMNS = """
+SELECT COUNT(*) AS n FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'suministros' AND COLUMN_NAME IN (%s, %s)
+"""
+ADD_NEW_SUPPLY_COLUMNS = """
+ALTER TABLE suministros
+    ADD COLUMN IF NOT EXISTS factor_tiempo DECIMAL(8,3)  NOT NULL DEFAULT 1 AFTER precio_kwh,
+    ADD COLUMN IF NOT EXISTS duracion_s    DECIMAL(12,3) NULL AFTER factor_tiempo
+"""
+"""infra/db/init.sql runs only on an empty data volume: a volume made before these
+columns existed gets them here, once, when central-stream first connects (rows of
+that time read as time factor 1, charging time unknown)."""
 
 
 class StoreRejected(Exception):
@@ -82,6 +99,7 @@ class Database:
         self._cp_prefix = cp_prefix
         self._retry_delay = retry_delay
         self._connection: Connection | None = None
+        self._schema_checked = False
 
     def _run(self, work: Callable[[Any], T]) -> T:
         attempt = 0
@@ -90,6 +108,8 @@ class Database:
                 if self._connection is None:
                     self._connection = connect(self._settings)
                 with cursor(self._connection) as cur:
+                    if not self._schema_checked:
+                        self._upgrade_schema(cur)
                     return work(cur)
             except TRANSIENT as error:
                 attempt += 1
@@ -98,6 +118,13 @@ class Database:
                 time.sleep(min(self._retry_delay * attempt, 5.0))
             except mysql.connector.Error as error:
                 raise StoreRejected(str(error)) from error
+
+    def _upgrade_schema(self, cur: Any) -> None:
+        cur.execute(COUNT_NEW_SUPPLY_COLUMNS, NEW_SUPPLY_COLUMNS)
+        if cur.fetchone()["n"] < len(NEW_SUPPLY_COLUMNS):
+            log.warning("suministros predates %s: adding them", " and ".join(NEW_SUPPLY_COLUMNS))
+            cur.execute(ADD_NEW_SUPPLY_COLUMNS)
+        self._schema_checked = True
 
     def close(self) -> None:
         if self._connection is not None:
@@ -115,6 +142,8 @@ class Database:
             row.kwh,
             row.eur,
             row.price_per_kwh,
+            row.time_factor,
+            row.duration_s,
             row.status,
         )
         self._run(lambda cur: cur.execute(UPSERT_SUPPLY, params))

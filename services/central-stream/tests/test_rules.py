@@ -355,6 +355,51 @@ def test_unplugging_closes_the_session_bills_it_and_frees_the_cp() -> None:
     assert SaveCpState(CP, CpState.ACTIVE, at(2)) in outcome.effects
 
 
+def test_a_fast_cps_clock_and_charging_time_reach_the_driver_the_page_the_ticket_and_the_row() -> None:
+    """A demo CP counts each real second as a minute: what it says about its clock goes
+    everywhere a duration is shown, so kWh = kW × the charging time shown still holds."""
+    record, session = supplying()
+    fast = {"time_factor": Decimal(60), "duration_s": Decimal("60.000")}
+    record, (outcome,) = run(record, telemetry(session, 0, "0.367").model_copy(update=fast))
+    update, status = outcome.messages
+    assert isinstance(update, SupplyUpdate)
+    assert isinstance(status, CpStatus)
+    assert (
+        (update.time_factor, update.duration_s)
+        == (status.time_factor, status.duration_s)
+        == (Decimal(60), Decimal(60))
+    )
+    end = SupplyEnded(
+        cp_id=CP,
+        session_id=session,
+        seq=1,
+        kwh=Decimal("0.734"),
+        eur=Decimal(0),
+        time_factor=Decimal(60),
+        duration_s=Decimal("120.000"),
+    )
+    _, (outcome,) = run(record, end)
+    (ticket,) = sent(outcome, Ticket)
+    assert isinstance(ticket, Ticket)
+    assert (ticket.kwh, ticket.time_factor, ticket.duration_s) == (
+        Decimal("0.734"),
+        Decimal(60),
+        Decimal(120),
+    )
+    (saved,) = [e for e in outcome.effects if isinstance(e, SaveSupply)]
+    assert (saved.row.time_factor, saved.row.duration_s) == (Decimal(60), Decimal(120))
+
+
+def test_an_older_engine_that_reports_no_clock_gives_a_real_time_ticket() -> None:
+    record, session = supplying()
+    record, _ = run(record, telemetry(session, 0, "0.5"))
+    end = SupplyEnded(cp_id=CP, session_id=session, seq=1, kwh=Decimal("0.5"), eur=Decimal(0))
+    _, (outcome,) = run(record, end)
+    (ticket,) = sent(outcome, Ticket)
+    assert isinstance(ticket, Ticket)
+    assert (ticket.time_factor, ticket.duration_s) == (Decimal(1), None)
+
+
 def test_the_end_report_brings_the_last_kwh_that_telemetry_had_not() -> None:
     record, session = supplying()
     record, _ = run(record, telemetry(session, 0, "1.0"))

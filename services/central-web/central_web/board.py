@@ -9,6 +9,9 @@ threads or HTTP, so every rule here is unit-tested with plain messages.
 Old messages replayed at start-up (the status topic is read from the beginning)
 update the tiles but only messages from the last `window` enter the event log,
 so a restart does not flood the log with history.
+
+A tile is shown as *verified* only while central-auth's beacons vouch for it
+(`witness.py`); otherwise it is the CP's last known state.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from central_web.witness import Witness
+from evcharging import simtime
 from evcharging.messages import (
+    CentralAuthBeacon,
     CpState,
     CpStatus,
     DenialReason,
@@ -34,6 +40,7 @@ from evcharging.messages import (
     SupplyRequest,
     SupplyUpdate,
     Ticket,
+    utc_now,
 )
 
 STATE_LABELS: dict[CpState, str] = {
@@ -75,6 +82,11 @@ class Tile:
     kw: Decimal | None = None
     kwh: Decimal | None = None
     eur: Decimal | None = None
+    published_at: datetime | None = None
+    """`sent_at` of the status this tile shows; None for a tile read from the database."""
+    time_factor: Decimal = Decimal(1)
+    duration_s: Decimal | None = None
+    """Charging time that `kwh` covers, in the CP's time (simulated when time_factor ≠ 1)."""
 
     def as_json(self) -> dict[str, Any]:
         supplying = self.state is CpState.SUPPLYING
@@ -91,7 +103,17 @@ class Tile:
             "kw": _str(self.kw) if supplying else None,
             "kwh": _str(self.kwh) if supplying else None,
             "eur": _str(self.eur) if supplying else None,
+            "time_factor": str(self.time_factor) if supplying else "1",
+            "duration_s": _str(self.duration_s) if supplying else None,
+            **self._charging_time(supplying),
         }
+
+    def _charging_time(self, supplying: bool) -> dict[str, str]:
+        """The charging time as the tile shows it, in the CP's time, with a note when that
+        runs fast, so the kWh shown = kW × the time shown."""
+        if not supplying or self.duration_s is None:
+            return {"charging_time": "", "time_note": ""}
+        return {"charging_time": simtime.clock(self.duration_s), "time_note": simtime.note(self.time_factor)}
 
 
 @dataclass
@@ -152,9 +174,12 @@ _STATE_EVENT: dict[CpState, tuple[str, str]] = {
 class Board:
     """The page's data; every `apply_*` returns True when something visible changed."""
 
-    def __init__(self, window: timedelta = timedelta(minutes=15), max_events: int = 80) -> None:
+    def __init__(
+        self, window: timedelta = timedelta(minutes=15), max_events: int = 80, witness: Witness | None = None
+    ) -> None:
         self.window = window
         self.max_events = max_events
+        self.witness = witness or Witness()
         self.tiles: dict[str, Tile] = {}
         self.requests: dict[str, InProgress] = {}
         self._deadlines: list[tuple[datetime, str]] = []
@@ -176,6 +201,8 @@ class Board:
         """Take one message of any topic the page follows."""
         if isinstance(message, CpStatus):
             return self._status(message, now)
+        if isinstance(message, CentralAuthBeacon):
+            return self.witness.hear(message, now)
         if isinstance(message, SupplyRequest):
             return self._request(message, now)
         if isinstance(message, SupplyAuthorised | SupplyDenied):
@@ -211,6 +238,11 @@ class Board:
                 changed = True
         return changed
 
+    def recheck(self, now: datetime) -> bool:
+        """True when central-auth's silence began or ended since the last check: time alone
+        changes that, so it is asked every moment, not only when a message comes."""
+        return self.witness.recheck(now)
+
     def expire(self, now: datetime) -> bool:
         """Drop requests the central never answered before they expired."""
         stale = []
@@ -229,7 +261,8 @@ class Board:
     def knows(self, cp_id: str) -> bool:
         return cp_id in self.tiles
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
+        now = now or utc_now()
         tiles = sorted(self.tiles.values(), key=lambda t: t.cp_id)
         counts = {state.value: 0 for state in STATE_ORDER}
         for tile in tiles:
@@ -237,7 +270,11 @@ class Board:
         requests = sorted(self.requests.values(), key=lambda r: r.since)
         return {
             "summary": {"total": len(tiles), **counts},
-            "cps": [t.as_json() for t in tiles],
+            "central_auth": self.witness.as_json(now),
+            "cps": [
+                {**t.as_json(), "verified": self.witness.vouches_for(t.state, t.published_at, now)}
+                for t in tiles
+            ],
             "requests": [r.as_json() for r in requests],
             "events": [e.as_json() for e in reversed(self.events)],
         }
@@ -260,6 +297,9 @@ class Board:
             status.kw,
             status.kwh,
             status.eur,
+            status.sent_at,
+            time_factor=status.time_factor,
+            duration_s=status.duration_s,
         )
         if status.state is not CpState.SUPPLYING:
             self._forget_sessions_at(status.cp_id)

@@ -25,10 +25,15 @@ BLANK_TILE: dict[str, Any] = {
     "price_per_kwh": None,
     "since": "",
     "source": "live",
+    "verified": True,
     "driver_id": None,
     "kw": None,
     "kwh": None,
     "eur": None,
+    "time_factor": "1",
+    "duration_s": None,
+    "charging_time": "",
+    "time_note": "",
 }
 STATES = [(state.value, STATE_LABELS[state]) for state in STATE_ORDER]
 

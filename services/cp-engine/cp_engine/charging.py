@@ -3,7 +3,9 @@
 Every function takes the engine as it is and returns it as it becomes, with the
 messages it must send. Energy is counted in whole ticks: the final figures of a
 supply are always those of its last telemetry, so the ticket bills exactly what
-the CP reported.
+the CP reported. Each report also says how long the reported energy took to
+charge, in the CP's time (`duration_s`, the ticks × their length), and how fast
+the CP's clock runs (`time_factor`), so what is shown adds up: kWh = kW × h.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from enum import StrEnum
 
 from evcharging import messages as m
 from evcharging.pricing import WATT_HOUR, cost
+
+MILLISECOND = Decimal("0.001")
+SECONDS_PER_HOUR = Decimal(3600)
 
 REQUEST_LIFETIME = timedelta(seconds=15)
 """A supply asked for at the CP is void if the central has not answered by then."""
@@ -39,6 +44,11 @@ class Session:
     kw: Decimal = Decimal("0")
     kwh: Decimal = Decimal("0")
     eur: Decimal = Decimal("0")
+    energy: Decimal = Decimal("0")
+    """The exact energy so far; `kwh` is it rounded to the Wh (rounding each tick's sum
+    instead would let the error grow with the number of ticks)."""
+    seconds: Decimal = Decimal("0")
+    """Charging time so far, in the CP's time: what `kwh` covers."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,8 @@ class Engine:
     phase: Phase = Phase.UNASSIGNED
     faulty: bool = False
     session: Session | None = None
+    time_factor: Decimal = Decimal(1)
+    """Seconds of charging per real second (CP_TIME_FACTOR): told to the central."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +131,34 @@ def unplug(engine: Engine) -> Step:
     return _finish(engine, m.EndReason.UNPLUGGED)
 
 
+def shut_down(engine: Engine) -> Step:
+    """The engine is being stopped (SIGTERM, e.g. `docker compose stop`): a CP that
+    leaves the network must not leave a supply open. A supply in progress (or one
+    authorised and not plugged in yet) ends now, reported like any end with the
+    figures of its last telemetry, as `disconnected`; the central closes the session
+    and the driver gets the ticket for what was supplied."""
+    if engine.session is None:
+        return Step(engine, note="stopping")
+    ended = _finish(engine, m.EndReason.DISCONNECTED)
+    return Step(ended.engine, ended.messages, f"stopping: {ended.note}")
+
+
 def tick(engine: Engine, kw: Decimal, hours: Decimal) -> Step:
     """One telemetry period of `hours` at `kw`: add the energy and report it."""
     session = engine.session
     if engine.phase != Phase.SUPPLYING or session is None or engine.cp_id is None:
         return Step(engine)
-    kwh = (session.kwh + kw * hours).quantize(WATT_HOUR)
-    session = replace(session, kw=kw, kwh=kwh, eur=cost(kwh, session.price_per_kwh), sent=session.sent + 1)
+    energy = session.energy + kw * hours
+    kwh = energy.quantize(WATT_HOUR)
+    session = replace(
+        session,
+        kw=kw,
+        kwh=kwh,
+        eur=cost(kwh, session.price_per_kwh),
+        sent=session.sent + 1,
+        energy=energy,
+        seconds=session.seconds + hours * SECONDS_PER_HOUR,
+    )
     telemetry = m.Telemetry(
         cp_id=engine.cp_id,
         session_id=session.session_id,
@@ -133,8 +166,15 @@ def tick(engine: Engine, kw: Decimal, hours: Decimal) -> Step:
         kw=kw,
         kwh=session.kwh,
         eur=session.eur,
+        time_factor=engine.time_factor,
+        duration_s=charging_seconds(session),
     )
     return Step(replace(engine, session=session), [telemetry])
+
+
+def charging_seconds(session: Session) -> Decimal:
+    """The session's charging time as reported: to the millisecond."""
+    return session.seconds.quantize(MILLISECOND)
 
 
 def inject_fault(engine: Engine) -> Step:
@@ -178,6 +218,8 @@ def _finish(engine: Engine, reason: m.EndReason) -> Step:
         kwh=session.kwh,
         eur=session.eur,
         reason=reason,
+        time_factor=engine.time_factor,
+        duration_s=charging_seconds(session),
     )
     phase = Phase.STOPPED if engine.phase == Phase.STOPPED else Phase.READY
     note = f"supply {session.session_id} ended ({reason}): {session.kwh} kWh, {session.eur} €"

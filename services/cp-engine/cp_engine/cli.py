@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from cp_engine.control import Reply, Snapshot
+from evcharging import simtime
 from evcharging.config import env
 
 
@@ -65,6 +66,9 @@ def summary(status: Snapshot) -> str:
         text += f"; session {status.session_id} for {status.driver_id}"
         if status.kwh is not None:
             text += f": {status.kw} kW, {status.kwh} kWh, {status.eur} €"
+        if status.duration_s is not None:
+            note = simtime.note(status.time_factor)
+            text += f" in {simtime.clock(status.duration_s)} of charging" + (f" ({note})" if note else "")
     return text
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cp_engine.charging import Engine
+from cp_engine.charging import Engine, charging_seconds
 from cp_engine.runtime import EngineRuntime
 from evcharging.messages import Identifier
 
@@ -39,6 +39,9 @@ class Snapshot(BaseModel):
     kw: Decimal | None = None
     kwh: Decimal | None = None
     eur: Decimal | None = None
+    duration_s: Decimal | None = None
+    """Charging time so far, in the CP's time (see time_factor)."""
+    time_factor: Decimal = Decimal(1)
 
     @classmethod
     def of(cls, engine: Engine) -> Snapshot:
@@ -52,6 +55,8 @@ class Snapshot(BaseModel):
             kw=session.kw if session else None,
             kwh=session.kwh if session else None,
             eur=session.eur if session else None,
+            duration_s=charging_seconds(session) if session else None,
+            time_factor=engine.time_factor,
         )
 
 

@@ -19,16 +19,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cp_engine.charging import Phase
+from cp_engine.charging import Phase, charging_seconds
 from cp_engine.runtime import EngineRuntime
+from evcharging import simtime
 
 KEYS = {"p": "plug", "u": "unplug", "k": "fault", "o": "clear"}
 HELP = "[p] plug in   [u] unplug   [k] fault (KO)   [o] clear fault (OK)   [s] supply for a driver"
-PHASE_STYLE = {
+PHASE_STYLE = {  # the colours of the central's states: activado green, suministrando cyan, parado orange
     Phase.UNASSIGNED: "grey50",
     Phase.READY: "green",
     Phase.AUTHORISED: "yellow",
-    Phase.SUPPLYING: "bold green",
+    Phase.SUPPLYING: "bold cyan",
     Phase.STOPPED: "dark_orange",
 }
 
@@ -51,8 +52,13 @@ class Screen:
         if session is not None:
             table.add_row("session", f"{session.session_id} for {session.driver_id}")
             table.add_row("supply", f"{session.kw} kW   {session.kwh} kWh   {session.eur} €")
+            note = simtime.note(engine.time_factor)
+            table.add_row(
+                "charging",
+                simtime.clock(charging_seconds(session)) + (f"   ({note})" if note else ""),
+            )
         notes = Text("\n".join(self.runtime.notes), style="grey70")
-        prompt = Text(f"driver id: {self.typing}_" if self.typing is not None else HELP, style="cyan")
+        prompt = Text(f"driver id: {self.typing}_" if self.typing is not None else HELP, style="bold")
         return Panel(Group(table, Text(""), notes, Text(""), prompt), title="EVCharging · charging point")
 
     async def run(self) -> None:

@@ -31,12 +31,11 @@ def parse(argv: list[str] | None = None) -> Settings:
     args = parser.parse_args(argv)
     automatic = env("AUTO_MODE", "false").lower() in ("1", "true", "yes", "on")
     energy = env("AUTO_ENERGY_KWH", "")
+    time_factor = _time_factor(parser, env("CP_TIME_FACTOR", "1"))
     return Settings(
         kafka_bootstrap=args.kafka_bootstrap,
         health_port=args.health_port,
-        charger=Charger(
-            rated_kw=Decimal(env("CP_RATED_KW", "22")), time_factor=Decimal(env("CP_TIME_FACTOR", "1"))
-        ),
+        charger=Charger(rated_kw=Decimal(env("CP_RATED_KW", "22")), time_factor=time_factor),
         autopilot=AutoPilot(
             plug_delay=env_float("AUTO_PLUG_DELAY", 2.0),
             duration=env_float("AUTO_DURATION", 20.0),
@@ -48,3 +47,16 @@ def parse(argv: list[str] | None = None) -> Settings:
         control_socket=Path(env("ENGINE_CONTROL_SOCKET", "/tmp/cp-engine.sock")),  # noqa: S108
         interactive=not args.no_screen,
     )
+
+
+def _time_factor(parser: argparse.ArgumentParser, text: str) -> Decimal:
+    """CP_TIME_FACTOR travels in every telemetry record: it must fit the contract
+    (> 0, at most 3 decimals), or the engine would fail at its first report."""
+    try:
+        factor = Decimal(text)
+        fits = factor.is_finite() and 0 < factor < 100_000 and factor == factor.quantize(Decimal("0.001"))
+    except ArithmeticError:
+        fits = False
+    if not fits:
+        parser.error(f"CP_TIME_FACTOR must be a number > 0 with at most 3 decimals, not {text!r}")
+    return factor

@@ -50,6 +50,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "message": outcome.message,
         "denial": outcome.denial.value if outcome.denial else None,
         "ticket": ticket_json(outcome.ticket) if outcome.ticket else None,
+        "learned_at": outcome.learned_at.isoformat(),
     }
 
 
@@ -104,6 +105,8 @@ class JsonOutput:
                 "kw": str(tracker.kw),
                 "kwh": str(tracker.kwh),
                 "eur": str(tracker.eur),
+                "duration_s": None if tracker.duration_s is None else str(tracker.duration_s),
+                "time_factor": str(tracker.time_factor),
             }
         )
 

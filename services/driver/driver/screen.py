@@ -21,11 +21,12 @@ from rich.text import Text
 from driver import texts
 from driver.outcome import Outcome, Result, Summary
 from driver.tracker import ChargeTracker, Phase
+from evcharging import simtime
 from evcharging.messages import CpState, CpStatus, SupplyRequest, Ticket
 
-STATE_STYLE: dict[CpState, str] = {
+STATE_STYLE: dict[CpState, str] = {  # the status page's colours; the state's word is always shown too
     CpState.ACTIVE: "bold green",
-    CpState.SUPPLYING: "bold green",
+    CpState.SUPPLYING: "bold cyan",
     CpState.STOPPED: "bold dark_orange",
     CpState.FAULTY: "bold red",
     CpState.DISCONNECTED: "grey50",
@@ -34,6 +35,19 @@ STATE_STYLE: dict[CpState, str] = {
 
 def _when(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _charging_time(tracker: ChargeTracker) -> str:
+    """How long the shown energy took to charge, in the CP's time. An older central does
+    not relay it: then the real time since the first update, times the CP's factor."""
+    if tracker.duration_s is not None:
+        return texts.charging_time(tracker.duration_s, tracker.time_factor)
+    since = tracker.supplying_since
+    if since is None:
+        return ""
+    return texts.charging_time(
+        (time.time() - since.timestamp()) * float(tracker.time_factor), tracker.time_factor
+    )
 
 
 def ticket_panel(ticket: Ticket, title: str = "Ticket") -> Panel:
@@ -45,8 +59,12 @@ def ticket_panel(ticket: Ticket, title: str = "Ticket") -> Panel:
     grid.add_row("Driver", ticket.driver_id)
     grid.add_row("Started", _when(ticket.started_at))
     grid.add_row("Ended", _when(ticket.ended_at))
-    grid.add_row("Duration", texts.duration((ticket.ended_at - ticket.started_at).total_seconds()))
+    seconds = simtime.ticket_seconds(ticket)
+    grid.add_row("Duration", texts.charging_time(seconds, ticket.time_factor))
     grid.add_row("Energy", texts.kwh(ticket.kwh))
+    average = simtime.average_kw(ticket.kwh, seconds)
+    if average is not None:
+        grid.add_row("Average power", texts.kw(average))
     grid.add_row("Price", texts.price(ticket.price_per_kwh))
     grid.add_row("Total", Text(texts.euros(ticket.total_eur), style="bold"))
     grid.add_row("Ended by", texts.ending(ticket.ended_by))
@@ -129,9 +147,10 @@ class RichOutput:
         if self._live is not None:
             self._live.update(self._panel(tracker))
             return
+        elapsed = _charging_time(tracker)
         self.console.print(
             f"  {tracker.cp_id} supplying · {texts.kw(tracker.kw)} · {texts.kwh(tracker.kwh)} · "
-            f"{texts.euros(tracker.eur)}"
+            f"{texts.euros(tracker.eur)}" + (f" · {elapsed}" if elapsed else "")
         )
 
     def tick(self, tracker: ChargeTracker) -> None:
@@ -163,9 +182,8 @@ class RichOutput:
             state = Text("waiting for the vehicle to be plugged in", style="yellow")
             elapsed = ""
         else:
-            state = Text("supplying", style="bold green")
-            since = tracker.supplying_since
-            elapsed = texts.duration(time.time() - since.timestamp()) if since else ""
+            state = Text("supplying", style="bold cyan")
+            elapsed = _charging_time(tracker)
         grid.add_row("State", state)
         grid.add_row("Power", texts.kw(tracker.kw))
         grid.add_row("Energy", texts.kwh(tracker.kwh))
@@ -178,7 +196,7 @@ class RichOutput:
             title=f"[bold]{tracker.cp_id}[/] · {texts.price(tracker.price_per_kwh)}",
             title_align="left",
             subtitle="Ctrl-C stops following; the supply goes on",
-            border_style="green",
+            border_style="cyan",
             expand=False,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from evcharging import simtime
 from evcharging.messages import CpState, DenialReason, EndReason
 
 _DENIALS: dict[DenialReason, str] = {
@@ -85,9 +86,13 @@ def price(value: Decimal | None) -> str:
     return "–" if value is None else f"{value:.3f} €/kWh"
 
 
-def duration(seconds: float) -> str:
+def duration(seconds: float | Decimal) -> str:
     """`1:02:03` or `02:03`: how long a supply has lasted."""
-    whole = max(0, int(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    return simtime.clock(seconds)
+
+
+def charging_time(seconds: float | Decimal, time_factor: Decimal) -> str:
+    """A charging time in the CP's time, saying so when its clock runs fast:
+    `20:00 (simulated time ×60)`."""
+    note = simtime.note(time_factor)
+    return duration(seconds) + (f" ({note})" if note else "")

@@ -61,6 +61,10 @@ class ChargeTracker:
     kw: Decimal = Decimal(0)
     kwh: Decimal = Decimal(0)
     eur: Decimal = Decimal(0)
+    time_factor: Decimal = Decimal(1)
+    """How fast the CP's clock runs (1 unless it is a sped-up demo CP)."""
+    duration_s: Decimal | None = None
+    """Charging time that `kwh` covers, in the CP's time (None from an older central)."""
     supplying_since: datetime | None = None
     ticket: Ticket | None = None
 
@@ -107,6 +111,7 @@ class ChargeTracker:
         self.phase = Phase.SUPPLYING
         self.last_seq = message.seq
         self.kw, self.kwh, self.eur = message.kw, message.kwh, message.eur
+        self.time_factor, self.duration_s = message.time_factor, message.duration_s
         return Change.UPDATE
 
     def _ticket(self, ticket: Ticket) -> Change | None:

@@ -46,6 +46,7 @@
     const tile = tileFor(cp);
     tile.dataset.state = cp.state;
     tile.dataset.source = cp.source;
+    tile.dataset.verified = String(cp.verified !== false);
     const field = (name) => $(`[data-field="${name}"]`, tile);
     setText(field("cp_id"), cp.cp_id);
     setText(field("label"), cp.label);
@@ -55,6 +56,9 @@
     setText(field("kw"), fixed(cp.kw, 2));
     setText(field("kwh"), fixed(cp.kwh, 3));
     setText(field("eur"), fixed(cp.eur, 2));
+    setText(field("charging_time"), cp.charging_time || "–");
+    setText(field("time_note"), cp.time_note || "");
+    field("time_note").hidden = !cp.time_note;
     const since = $("[data-field-since]", tile);
     since.dateTime = cp.since;
     since.title = `In this state since ${new Date(cp.since).toLocaleString()}`;
@@ -135,7 +139,18 @@
     renderRequests(state.requests);
     renderEvents(state.events);
     feedStatus(state.feed.connected ? (state.feed.caught_up ? "live" : "wait") : "down");
+    witness(state.central_auth);
     applyFilters();
+  }
+
+  // central-auth silent: the banner says since when; the tiles are marked by renderTile
+  function witness(centralAuth) {
+    const banner = $("#central-auth-banner");
+    if (!banner || !centralAuth) return;
+    banner.hidden = !centralAuth.silent_since; // alive, or just started and not known yet
+    const since = $("[data-silent-since]", banner);
+    since.dateTime = centralAuth.silent_since || "";
+    setText(since, clock(centralAuth.silent_since));
   }
 
   function feedStatus(kind) {
