@@ -9,7 +9,6 @@ run starts from empty topics and tables and never touches the stack you use.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 

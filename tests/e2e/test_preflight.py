@@ -59,14 +59,20 @@ def test_a_volume_made_with_other_secrets_is_explained(environment: dict[str, st
 
     refused = run(["scripts/preflight.sh"], secrets.token_urlsafe(16), environment)
     assert refused.returncode == 1
-    for words in (f"'{PROJECT}_db-data'", "Access denied for user 'evcharging'", "put back the .env", "make clean"):
+    for words in (
+        f"'{PROJECT}_db-data'",
+        "Access denied for user 'evcharging'",
+        "put back the .env",
+        "make clean",
+    ):
         assert words in refused.stderr, refused.stderr
     assert mariadb_running(environment), "a MariaDB that was running must be left running"
 
     stopped = run(["docker", "compose", "stop", "mariadb"], created_with, environment)
     assert stopped.returncode == 0, stopped.stderr
     again = run(["scripts/preflight.sh"], secrets.token_urlsafe(16), environment)
-    assert again.returncode == 1 and "make clean" in again.stderr, again.stderr
+    assert again.returncode == 1, again.stderr
+    assert "make clean" in again.stderr, again.stderr
     assert not mariadb_running(environment), "a MariaDB started only for the check must be stopped again"
 
 

@@ -72,7 +72,10 @@ def late_user(infra: Infra) -> Iterator[DatabaseSettings]:
 def health_of(problem_file: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "central_auth.healthcheck", "127.0.0.1:1"],
-        env={"HEALTH_PROBLEM_FILE": str(problem_file), "PYTHONPATH": f"{ROOT}/services/central-auth:{ROOT}/lib"},
+        env={
+            "HEALTH_PROBLEM_FILE": str(problem_file),
+            "PYTHONPATH": f"{ROOT}/services/central-auth:{ROOT}/lib",
+        },
         capture_output=True,
         text=True,
         check=False,
@@ -115,7 +118,9 @@ def test_a_refused_service_says_why_once_waits_and_recovers(
             f"CREATE USER '{late_user.user}'@'%' IDENTIFIED BY '{late_user.password}'",
             f"GRANT ALL PRIVILEGES ON {late_user.database}.* TO '{late_user.user}'@'%'",
         )
-        wait_until(lambda: check("127.0.0.1", port, timeout=1.0) is None, 30, "central-auth to serve once let in")
+        wait_until(
+            lambda: check("127.0.0.1", port, timeout=1.0) is None, 30, "central-auth to serve once let in"
+        )
         assert not problem_file.exists(), "the health problem must be cleared once the database accepts"
         assert health_of(problem_file).returncode == 1  # nothing listens on port 1: the Ping check runs again
     finally:

@@ -250,7 +250,9 @@ def test_a_file_of_three_requests_waits_4_s_after_each_service(
     assert (summary["event"], summary["charged"], summary["requests"]) == ("summary", 2, 3), summary
 
 
-def test_the_seed_form_runs_a_file_of_requests(infra: Infra, central: ScriptedCentral, tmp_path: Path) -> None:
+def test_the_seed_form_runs_a_file_of_requests(
+    infra: Infra, central: ScriptedCentral, tmp_path: Path
+) -> None:
     denied, charged, me = uid(), uid(), uid()
     central.plans[denied] = Plan(deny=DenialReason.CP_BUSY)
     central.plans[charged] = Plan(updates=1)

@@ -24,14 +24,16 @@ from tests.support.stack import ROOT, stack_settings
 
 PROJECT = stack_settings().get("COMPOSE_PROJECT_NAME", "evcharging")
 
-TABLES = "SELECT (SELECT COUNT(*) FROM {0}) AS n_{0}, (SELECT CRC32(GROUP_CONCAT({1} ORDER BY id)) FROM {0}) AS crc_{0}"
-QUERY = ";\n".join(
-    [
-        TABLES.format("suministros", "CONCAT_WS('|', id, conductor_id, cp_id, fecha_inicio, fecha_fin, consumo_kwh, importe_total, estado)"),
-        TABLES.format("conductores", "CONCAT_WS('|', id, nombre, email)"),
-        TABLES.format("charging_points", "CONCAT_WS('|', id, ubicacion, precio_kwh)"),
-    ]
-)  # fmt: skip
+TABLES = (
+    "SELECT (SELECT COUNT(*) FROM {0}) AS n_{0},"
+    " (SELECT CRC32(GROUP_CONCAT({1} ORDER BY id)) FROM {0}) AS crc_{0}"
+)
+COLUMNS = {
+    "suministros": "id, conductor_id, cp_id, fecha_inicio, fecha_fin, consumo_kwh, importe_total, estado",
+    "conductores": "id, nombre, email",
+    "charging_points": "id, ubicacion, precio_kwh",
+}
+QUERY = ";\n".join(TABLES.format(table, f"CONCAT_WS('|', {columns})") for table, columns in COLUMNS.items())
 
 
 def docker(*args: str) -> str:

@@ -6,7 +6,7 @@ import io
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from driver import commands
 from driver.batch import BatchLine
@@ -136,10 +136,11 @@ def test_a_file_run_pauses_4_s_between_services_and_sums_up() -> None:
     lines = [BatchLine(1, "CP1"), BatchLine(2, "CP2"), BatchLine(3, "CP3")]
 
     summary = commands.run_file(
-        bus, inbox, JsonOutput(out), lines, Timing(), pause=clock.pause, clock=clock.now  # type: ignore[arg-type]
+        cast(Any, bus), cast(Any, inbox), JsonOutput(out), lines, Timing(), pause=clock.pause, clock=clock.now
     )
 
-    assert len(clock.pauses) == 2 and 3.5 < clock.pauses[0] <= 4.0, clock.pauses
+    assert len(clock.pauses) == 2, clock.pauses
+    assert 3.5 < clock.pauses[0] <= 4.0, clock.pauses
     for before, sent in zip(summary.outcomes, bus.sent_times[1:], strict=False):
         assert sent - before.learned_at >= timedelta(seconds=4)
     assert [o.result for o in summary.outcomes] == [Result.CHARGED, Result.DENIED, Result.CHARGED]
@@ -157,10 +158,16 @@ def test_a_pause_that_ends_early_is_made_up_before_the_next_request() -> None:
     clock = PausedClock(early=0.001)
     bus.clock = clock.now
 
+    lines = [BatchLine(1, "CP1"), BatchLine(2, "CP2")]
     summary = commands.run_file(
-        bus, inbox, JsonOutput(io.StringIO()), [BatchLine(1, "CP1"), BatchLine(2, "CP2")], Timing(),  # type: ignore[arg-type]
-        pause=clock.pause, clock=clock.now,
-    )  # fmt: skip
+        cast(Any, bus),
+        cast(Any, inbox),
+        JsonOutput(io.StringIO()),
+        lines,
+        Timing(),
+        pause=clock.pause,
+        clock=clock.now,
+    )
 
     assert len(clock.pauses) >= 2, "the short pause is followed by another"
     waited = bus.sent_times[1] - summary.outcomes[0].learned_at
