@@ -2,10 +2,16 @@
 
 Starts one Faust worker. Run several (`--scale central-stream=N`, up to the
 partition count) and they share the CPs' partitions between them.
+
+On SIGTERM (`docker compose stop`) Faust stops its agents, commits, leaves the
+consumer group (so the other workers, or this one restarted, take its partitions
+without waiting for the session timeout) and flushes its producer; measured at
+about 0.3 s. What `Worker` below changes is the pause after that.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -18,9 +24,24 @@ from central_stream.registry import CachedRegistry
 from central_stream.settings import StreamSettings
 from central_stream.sink import KafkaSink
 from central_stream.store import Database, Store
+from evcharging import db
 from evcharging.config import DatabaseSettings
 
 LOG_FORMAT = "%(asctime)s central-stream %(levelname)s %(name)s: %(message)s"
+
+
+class Worker(faust.Worker):
+    """Faust's worker, with a shorter last pause before the loop closes.
+
+    mode's worker sleeps a fixed second there (`_sentinel_task`), for callbacks
+    still in flight. By then Faust has committed, left the group and flushed its
+    producer, and the intake and the sink are closed: a tenth of a second lets
+    the sockets' last callbacks run, and `docker compose stop` returns in about
+    1 s instead of 2.
+    """
+
+    async def _sentinel_task(self) -> None:
+        await asyncio.sleep(0.1)
 
 
 def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.App, CentralStream]:
@@ -41,7 +62,9 @@ def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.A
 
 def main() -> None:
     settings = StreamSettings.from_env()
-    app, _ = build(settings, DatabaseSettings.from_env())
+    database = DatabaseSettings.from_env()
+    db.await_access(database)
+    app, _ = build(settings, database)
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     logging_config = {
         "version": 1,
@@ -51,7 +74,7 @@ def main() -> None:
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {"aiokafka": {"level": "WARNING"}, "mysql.connector": {"level": "WARNING"}},
     }
-    worker = faust.Worker(app, loglevel=level, logging_config=logging_config, quiet=True)
+    worker = Worker(app, loglevel=level, logging_config=logging_config, quiet=True)
     sys.argv[1:] = []
     worker.execute_from_commandline()
 

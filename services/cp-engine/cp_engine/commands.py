@@ -32,7 +32,11 @@ class CommandFeed:
         self._dead_letters = dead_letters
         self._consumer = Consumer(consumer_config(bootstrap, f"cp-engine-{cp_id}"))
         self._partition = TopicPartition(CP_COMMANDS.name, partition_for(cp_id, CP_COMMANDS.partitions))
-        self._consumer.assign([self._start_position()])
+        try:
+            self._consumer.assign([self._start_position()])
+        except BaseException:
+            self._consumer.close()
+            raise
 
     def _start_position(self) -> TopicPartition:
         committed = self._consumer.committed([self._partition], timeout=30)[0]

@@ -49,7 +49,11 @@ class MonitorLink:
         decoder = FrameDecoder()
         try:
             while True:
-                data = await asyncio.wait_for(reader.read(4096), IDLE_LIMIT)
+                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
+                # meets a read just completed, and the handler then serves its monitor on
+                # and on, so a stopping engine never finished (SIGKILL after 10 s).
+                async with asyncio.timeout(IDLE_LIMIT):
+                    data = await reader.read(4096)
                 if not data:
                     return
                 for frame in decoder.feed(data):

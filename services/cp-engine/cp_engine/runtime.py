@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from confluent_kafka import KafkaException
+
 from cp_engine import charging
 from cp_engine.charging import Engine, Step
 from cp_engine.commands import CommandFeed
@@ -28,6 +30,11 @@ from evcharging.kafka import ContractProducer
 from evcharging.topics import SUPPLY_ENDED, SUPPLY_REQUESTS, TELEMETRY, Topic
 
 log = logging.getLogger("cp-engine")
+
+STOP_FLUSH_SECONDS = 2.0
+"""At a stop, how long the engine waits for Kafka to acknowledge what it sent."""
+FEED_STOP_SECONDS = 1.0
+"""At a stop, how long the command feed may take to finish its poll and close."""
 
 OUTBOUND: dict[type[m.Message], Topic] = {
     m.Telemetry: TELEMETRY,
@@ -41,7 +48,7 @@ class EngineRuntime:
         """`follow_commands=False` leaves Kafka's command feed out (tests of the other parts)."""
         self.settings = settings
         self._follow = follow_commands
-        self.engine = Engine()
+        self.engine = Engine(time_factor=settings.charger.time_factor)
         self.credential: str | None = None
         self.price_per_kwh: Decimal | None = None
         self.notes: deque[str] = deque(maxlen=6)
@@ -135,7 +142,9 @@ class EngineRuntime:
     def _read_commands(self, cp_id: str, stop: threading.Event) -> None:
         assert self._loop is not None
         loop = self._loop
-        feed = CommandFeed(self.settings.kafka_bootstrap, cp_id, self._producer)
+        feed = self._open_feed(cp_id, stop)
+        if feed is None:
+            return
         log.info("%s: following commands on its partition", cp_id)
 
         def hand_over(command: m.Message) -> None:
@@ -147,11 +156,38 @@ class EngineRuntime:
         finally:
             feed.close()
 
+    def _open_feed(self, cp_id: str, stop: threading.Event) -> CommandFeed | None:
+        """The command feed, once Kafka says where it starts; None if stopped first.
+
+        A broker that has just started answers "not coordinator" (or times out) for a
+        while; without retrying, the thread died and the CP never saw a command again.
+        """
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                return CommandFeed(self.settings.kafka_bootstrap, cp_id, self._producer)
+            except KafkaException as error:
+                log.warning("%s: cannot follow commands yet (%s); retrying in %.1f s", cp_id, error, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+        return None
+
     async def _on_command_async(self, command: m.Message) -> None:
         self.on_command(command)
 
     def close(self) -> None:
+        """The engine is stopping: end a supply in progress (charging.shut_down), deliver
+        what the producer holds, and stop following commands.
+
+        Called once the loops are cancelled, so nothing is reported after the end. The
+        flush is bounded (STOP_FLUSH_SECONDS): `docker compose stop` must return quickly,
+        and with Kafka unreachable the end report is lost like at a crash — the monitor
+        then reports the engine gone and the central bills the last telemetry it got.
+        """
+        self.apply(charging.shut_down(self.engine))
         self._feed_stop.set()
-        remaining = self._producer.flush(10)
+        remaining = self._producer.flush(STOP_FLUSH_SECONDS)
         if remaining:
-            log.error("%d messages not delivered at shutdown", remaining)
+            log.error("%d messages not delivered at shutdown (Kafka did not acknowledge them)", remaining)
+        if self._feed_thread is not None:
+            self._feed_thread.join(FEED_STOP_SECONDS)

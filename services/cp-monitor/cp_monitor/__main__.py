@@ -1,4 +1,10 @@
-"""Entry point of cp-monitor: `python -m cp_monitor [ENGINE] [CENTRAL] [CP_ID] [LOCATION] [PRICE]`."""
+"""Entry point of cp-monitor: `python -m cp_monitor [ENGINE] [CENTRAL] [CP_ID] [LOCATION] [PRICE]`.
+
+SIGTERM (`docker compose stop`) or SIGINT stops it cleanly: it closes its connection
+to central-auth, which at once reports the CP disconnected (the protocol has no
+goodbye frame: a closed connection is the goodbye), detaches from its engine, and
+exits 0.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import contextlib
 from cp_monitor.monitor import Monitor
 from cp_monitor.settings import parse
 from evcharging.logs import setup
+from evcharging.shutdown import run_until_stopped
 
 
 def main() -> None:
@@ -19,8 +26,9 @@ def main() -> None:
         settings.engine_port,
         settings.central_address,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Monitor(settings).run())
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the loop runs
+        asyncio.run(run_until_stopped(Monitor(settings).run()))
+    log.info("cp-monitor stopped")
 
 
 if __name__ == "__main__":

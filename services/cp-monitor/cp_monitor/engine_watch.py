@@ -99,6 +99,13 @@ class EngineWatch:
             beat()
             await asyncio.sleep(self.period)
 
+    def close(self) -> None:
+        """Detach from the engine (the monitor is stopping): the engine frees its slot."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+            self._attached.clear()
+
     async def assign(self, cp_id: str, credential: str | None, price_per_kwh: object) -> None:
         """Tell the attached engine which CP it is."""
         if self.connection is None:

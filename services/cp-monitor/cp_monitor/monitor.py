@@ -42,7 +42,16 @@ class Monitor:
         )
 
     async def run(self) -> None:
+        """Watch and authenticate until cancelled; then close both connections (the
+        AuthClient closes its own: central-auth sees the CP leave at once)."""
         watching = asyncio.create_task(self.watch.run())
+        try:
+            await self._serve(watching)
+        finally:
+            watching.cancel()
+            self.watch.close()
+
+    async def _serve(self, watching: asyncio.Task[None]) -> None:
         engine = await self.watch.wait_attached()
         cp_id = self.settings.cp_id or engine.cp_id
         if self.settings.cp_id is None and engine.cp_id and engine.credential:

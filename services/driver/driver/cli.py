@@ -153,12 +153,19 @@ def _interactive(bus: DriverBus, inbox: Inbox, out: Output, timing: Timing) -> i
 
 
 def _standby(hint: bool) -> int:
-    """Keep the container alive and healthy so people can `docker compose exec driver driver …`."""
-    from evcharging.health import keep_alive
+    """Keep the container alive and healthy so people can `docker compose exec driver driver …`.
 
+    It is the container's PID 1, so it must stop by itself on SIGTERM (`docker compose
+    stop`) or SIGINT: PID 1 gets no signal it has no handler for.
+    """
+    from evcharging.health import keep_alive
+    from evcharging.shutdown import stop_requested
+
+    stop = stop_requested()
     log = setup("driver")
     if hint:
         build_parser().print_help()
     log.info("driver %s ready: docker compose exec driver driver --help", os.environ.get("DRIVER_ID", "?"))
-    keep_alive()
+    keep_alive(stop=stop)
+    log.info("driver stopped")
     return EXIT_OK
