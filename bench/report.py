@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on a server or in CI
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
+from typing import TYPE_CHECKING, Any
 
 from bench.stats import ratio
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 LATENCIES = {
     "authorisation": "authorisation",
@@ -309,6 +306,13 @@ def _profile(levels: list[dict[str, Any]]) -> list[str]:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
+    # Imported here, once the run is over: loaded before mysql-connector's C extension,
+    # matplotlib's libraries (libcrypto, libstdc++) leave that extension unable to load.
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a server or in CI
+    import matplotlib.pyplot as plt
+
     levels = sorted(results["levels"], key=lambda level: level["cps"])
     if not levels:
         return
