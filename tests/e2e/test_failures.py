@@ -5,7 +5,6 @@ every service back to healthy."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,23 +15,14 @@ import pytest
 
 from evcharging import messages as m
 from evcharging.topics import SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
-from tests.support.e2e import Stack
+from tests.support.e2e import Stack, containers, healthy, save_figures
 from tests.support.kafka import TopicTail
-from tests.support.stack import ROOT, compose, infra_addresses, make
+from tests.support.stack import compose, infra_addresses
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T", m.SupplyEnded, m.Telemetry)
-
-
-@pytest.fixture(scope="module")
-def cp_id(stack: Stack) -> str:
-    scaled = make("scale", "CP=1")
-    assert scaled.returncode == 0, scaled.stdout + scaled.stderr
-    (only,) = stack.wait_engine_ids(1)
-    stack.wait_states({only: "activado"})
-    return only
 
 
 RECOVERY: dict[str, float] = {}
@@ -42,16 +32,7 @@ RECOVERY: dict[str, float] = {}
 @pytest.fixture(scope="module", autouse=True)
 def recovery_report() -> Iterator[None]:
     yield
-    results = ROOT / "test-results"
-    results.mkdir(exist_ok=True)
-    (results / "recovery.json").write_text(json.dumps(RECOVERY, indent=2))
-
-
-def healthy(service: str) -> bool:
-    containers = [
-        json.loads(line) for line in compose("ps", "--format", "json", service).stdout.splitlines() if line
-    ]
-    return bool(containers) and all(c["Health"] in ("healthy", "") for c in containers)
+    save_figures("recovery", RECOVERY)
 
 
 def crash(service: str) -> Callable[[], None]:
@@ -66,8 +47,8 @@ def crash(service: str) -> Callable[[], None]:
 
 
 def all_healthy() -> bool:
-    containers = [json.loads(line) for line in compose("ps", "--format", "json").stdout.splitlines() if line]
-    return all(c["Health"] in ("healthy", "") for c in containers) and bool(containers)
+    running = containers()
+    return bool(running) and all(c["Health"] in ("healthy", "") for c in running)
 
 
 @dataclass(frozen=True)

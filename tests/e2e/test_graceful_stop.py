@@ -6,7 +6,6 @@ Compare tests/e2e/test_failures.py, where the same parts die by SIGKILL."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,9 +15,9 @@ import pytest
 
 from evcharging import messages as m
 from evcharging.topics import CP_CONNECTIONS, SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
-from tests.support.e2e import Stack
+from tests.support.e2e import Stack, containers, healthy, save_figures
 from tests.support.kafka import TopicTail
-from tests.support.stack import ROOT, compose, infra_addresses, make
+from tests.support.stack import compose, infra_addresses
 from tests.support.waiting import wait_until
 from tests.support.web import next_state, stream_events
 
@@ -33,15 +32,6 @@ T = TypeVar("T", m.Telemetry, m.SupplyEnded, m.Ticket)
 APPLICATION_SERVICES = ("cp-engine", "cp-monitor", "driver", "central-auth", "central-web", "central-stream")
 
 
-@pytest.fixture(scope="module")
-def cp_id(stack: Stack) -> str:
-    scaled = make("scale", "CP=1")
-    assert scaled.returncode == 0, scaled.stdout + scaled.stderr
-    (only,) = stack.wait_engine_ids(1)
-    stack.wait_states({only: "activado"})
-    return only
-
-
 STOP_TIMES: dict[str, float] = {}
 """Seconds each `docker compose stop` took, written to test-results/stop-times.json."""
 
@@ -49,19 +39,7 @@ STOP_TIMES: dict[str, float] = {}
 @pytest.fixture(scope="module", autouse=True)
 def stop_times_report() -> Iterator[None]:
     yield
-    results = ROOT / "test-results"
-    results.mkdir(exist_ok=True)
-    (results / "stop-times.json").write_text(json.dumps(STOP_TIMES, indent=2))
-
-
-def containers(service: str) -> list[dict[str, Any]]:
-    listed = compose("ps", "--all", "--format", "json", service).stdout.splitlines()
-    return [json.loads(line) for line in listed if line.strip()]
-
-
-def healthy(service: str) -> bool:
-    found = containers(service)
-    return bool(found) and all(c["State"] == "running" and c["Health"] in ("healthy", "") for c in found)
+    save_figures("stop-times", STOP_TIMES)
 
 
 def all_healthy() -> bool:
@@ -75,7 +53,7 @@ def timed_stop(service: str, label: str | None = None) -> float:
     compose("stop", service)
     took = time.monotonic() - started
     STOP_TIMES[label or service] = round(took, 2)
-    statuses = {c["Name"]: (c["State"], c["ExitCode"]) for c in containers(service)}
+    statuses = {c["Name"]: (c["State"], c["ExitCode"]) for c in containers(service, all_states=True)}
     assert all(status == ("exited", 0) for status in statuses.values()), statuses
     last_words = compose("logs", "--no-log-prefix", "--tail", "40", service).stdout
     assert "Traceback" not in last_words, last_words

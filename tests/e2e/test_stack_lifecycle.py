@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
 
-from tests.support.stack import compose, make
+from tests.support.e2e import containers
+from tests.support.stack import make
 
 pytestmark = pytest.mark.e2e
-
-
-def containers(all_states: bool = False) -> list[dict[str, str]]:
-    args = ["ps", "--format", "json"] + (["--all"] if all_states else [])
-    output = compose(*args).stdout
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
 def test_up_scale_down() -> None:

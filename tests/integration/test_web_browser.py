@@ -11,28 +11,16 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from evcharging.messages import CpState
+from tests.support.browser import chromium, shot
 from tests.support.central_auth import TestRun, central_auth
 from tests.support.scripted_central import Plan, ScriptedCentral
 from tests.support.stack import ROOT, Infra
 from tests.support.web import WebServer
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = ROOT / "test-results" / "screenshots"
 
 WITNESS_TIMEOUT_MS = 12_000
 """central-web's 5 s without a beacon, plus a margin for a loaded machine."""
@@ -53,17 +41,8 @@ def web(infra: Infra) -> Iterator[WebServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    with chromium() as launched:
+        yield launched
 
 
 def tile_colour(page: Page, cp_id: str) -> str:

@@ -129,6 +129,25 @@ class Stack:
             connection.close()
 
 
+def containers(*services: str, all_states: bool = False) -> list[dict[str, Any]]:
+    """`docker compose ps --format json [--all] [SERVICE...]`, one dict per container."""
+    listed = compose("ps", "--format", "json", *(["--all"] if all_states else []), *services).stdout
+    return [json.loads(line) for line in listed.splitlines() if line.strip()]
+
+
+def healthy(service: str) -> bool:
+    """Every container of `service` is running, and healthy where it has a healthcheck."""
+    found = containers(service, all_states=True)
+    return bool(found) and all(c["State"] == "running" and c["Health"] in ("healthy", "") for c in found)
+
+
+def save_figures(name: str, figures: dict[str, float]) -> None:
+    """Keep what a test measured as test-results/NAME.json, an artefact for the closing note."""
+    results = ROOT / "test-results"
+    results.mkdir(exist_ok=True)
+    (results / f"{name}.json").write_text(json.dumps(figures, indent=2))
+
+
 def parse_json_output(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     text = result.stdout.strip()
     if text.startswith("["):

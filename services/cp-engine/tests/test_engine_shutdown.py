@@ -4,10 +4,8 @@ with a report the central bills, what was sent is flushed, and the process exits
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from cp_engine.settings import Settings
 from cp_engine.simulation import Charger
 from evcharging import messages as m
 from evcharging.topics import SUPPLY_ENDED, TELEMETRY, Topic
+from tests.support.processes import stop_when_ready
 
 PRICE = Decimal("0.350")
 MINUTE = Decimal(1) / Decimal(60)
@@ -146,18 +145,9 @@ def test_sigterm_stops_the_engine_process_with_status_0(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        deadline = time.monotonic() + 20
-        while not (tmp_path / "engine.sock").exists():  # serving: its loop runs
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the engine did not start"
-            time.sleep(0.05)
-        stopped_at = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=10)
-    finally:
-        process.kill()
-    assert time.monotonic() - stopped_at < 3
-    assert process.returncode == 0, stderr
+    stopped = stop_when_ready(process, (tmp_path / "engine.sock").exists, "the engine")  # its loop runs
+    stderr = stopped.stderr
+    assert stopped.took < 3
+    assert stopped.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "cp-engine stopped" in stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ from evcharging import engine_link as link
 from evcharging import wire
 from evcharging.framing import Frame, FrameDecoder
 from evcharging.messages import EngineHealth
+from tests.support.processes import stop_when_ready
+from tests.support.waiting import wait_until
 
 MONITOR_DIR = Path(__file__).resolve().parents[1]
 KEY = "enrolment-key-for-tests"
@@ -135,13 +136,6 @@ def stand_ins() -> Iterator[StandIns]:
     servers.close()
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_sigterm_closes_the_central_auth_session_at_once_and_exits_0(
     stand_ins: StandIns, tmp_path: Path
 ) -> None:
@@ -162,20 +156,19 @@ def test_sigterm_closes_the_central_auth_session_at_once_and_exits_0(
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        wait_for(lambda: stand_ins.seen.at("engine assigned") or process.poll() is not None, 20,
-                 "the monitor to authenticate and tell its engine")  # fmt: skip
-        assert process.poll() is None, process.communicate()
-        stopped_at = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=10)
-    finally:
-        process.kill()
-    assert process.returncode == 0, stderr
+    stopped = stop_when_ready(
+        process,
+        lambda: stand_ins.seen.at("engine assigned"),
+        "the monitor to authenticate and tell its engine",
+    )
+    stopped_at, stderr = stopped.signalled_at, stopped.stderr
+    assert stopped.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "cp-monitor stopped" in stderr
-    wait_for(lambda: stand_ins.seen.at("central-auth connection closed"), 2, "central-auth to see the close")
+    wait_until(
+        lambda: stand_ins.seen.at("central-auth connection closed"), 2, "central-auth to see the close"
+    )
     closed = stand_ins.seen.at("central-auth connection closed")
     assert closed is not None
     assert closed - stopped_at < 1.0, "central-auth must not have to wait for a heartbeat timeout"
-    wait_for(lambda: stand_ins.seen.at("engine connection closed"), 2, "the engine to be detached")
+    wait_until(lambda: stand_ins.seen.at("engine connection closed"), 2, "the engine to be detached")

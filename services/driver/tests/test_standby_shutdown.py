@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import stop_when_ready
 
 DRIVER_DIR = Path(__file__).resolve().parents[1]
 
@@ -26,18 +27,9 @@ def test_standby_exits_0_on_a_stop_signal(tmp_path: Path, signum: signal.Signals
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        deadline = time.monotonic() + 20
-        while not alive.exists():  # healthy: it touched its liveness file
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "standby did not start"
-            time.sleep(0.05)
-        stopped_at = time.monotonic()
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=10)
-    finally:
-        process.kill()
-    assert time.monotonic() - stopped_at < 2
-    assert process.returncode == 0, stderr
+    stopped = stop_when_ready(process, alive.exists, "standby", signum)  # healthy: it touched its file
+    stderr = stopped.stderr
+    assert stopped.took < 2
+    assert stopped.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "driver stopped" in stderr
