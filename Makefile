@@ -7,10 +7,14 @@ COMPOSE := docker compose
 VENV := .venv
 PY := $(VENV)/bin/python
 CP ?= 3
-WEB_URL := http://localhost:$${WEB_HOST_PORT:-8080}
+# `make up ROLE=… CENTRAL_HOST=… KIT=… CP=…`: empty means "as .env says" (scripts/role.sh).
+ROLE ?=
+CENTRAL_HOST ?=
+KIT ?=
+CP_AT_SITE = $(if $(filter command line,$(origin CP)),$(CP),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test-setup secrets images preflight up down logs ps scale tools test test-unit soak bench lint clean
+.PHONY: help setup test-setup secrets pki images preflight up down doctor logs ps scale tools test test-unit soak bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,6 +25,9 @@ setup: ## install and start what the stack needs (Docker engine, Compose v2); on
 secrets: ## create .env with random secrets (once; kept afterwards)
 	@scripts/dotenv.sh secrets
 
+pki: secrets ## the project CA and the central's certificate, in pki/ (once; re-issued when CENTRAL_HOST changes)
+	@scripts/pki.sh
+
 images: setup secrets ## make sure Kafka, MariaDB and Python base images exist (stand-ins if no registry)
 	@infra/standins/build.sh
 	@scripts/dotenv.sh images infra/images.env
@@ -28,9 +35,8 @@ images: setup secrets ## make sure Kafka, MariaDB and Python base images exist (
 preflight: images ## check that the data volumes were made with this .env's secrets
 	@scripts/preflight.sh
 
-up: preflight ## build and start the whole stack, wait until it is healthy
-	$(COMPOSE) up -d --build --wait --wait-timeout 300
-	@echo "EVCharging is up. Status page: $(WEB_URL)"
+up: images ## start this machine's part, wait until healthy: everything, or ROLE=central|site|driver (docs/deploy.md)
+	@ROLE=$(ROLE) CENTRAL_HOST=$(CENTRAL_HOST) KIT=$(KIT) CP=$(CP_AT_SITE) scripts/role.sh
 
 down: ## stop and remove the stack's containers (data volumes are kept)
 	$(COMPOSE) down --remove-orphans
@@ -38,13 +44,16 @@ down: ## stop and remove the stack's containers (data volumes are kept)
 logs: ## follow the logs of every service
 	$(COMPOSE) logs -f --tail=100
 
+doctor: ## check each link this machine's role needs: one line each, ok or what to fix
+	@scripts/doctor.sh
+
 ps: ## show the stack's containers and their health
 	$(COMPOSE) ps
 
-scale: ## run CP=N charging points (engine + monitor pairs)
-	$(COMPOSE) up -d --wait --wait-timeout 300 --scale cp-engine=$(CP) --scale cp-monitor=$(CP)
+scale: ## run CP=N charging points (each its engine and its monitor); the same as --scale cp-engine=N
+	$(COMPOSE) up -d --wait --wait-timeout 300 --scale cp-engine=$(CP)
 
-tools: preflight ## start the optional tools (Kafka CLI, MariaDB client, phpMyAdmin read-only)
+tools: preflight pki ## start the optional tools (Kafka CLI, MariaDB client, phpMyAdmin read-only)
 	$(COMPOSE) --profile tools up -d --wait --wait-timeout 300
 	@# the read-only user phpMyAdmin logs in as, also on volumes made before it existed
 	@$(COMPOSE) exec -T mariadb bash /docker-entrypoint-initdb.d/02-readonly.sh
@@ -61,7 +70,7 @@ test: test-setup images $(PY) ## unit, integration (real Kafka + MariaDB) and en
 soak: test-setup images $(PY) ## 10 minutes of charging with a component killed every minute (SOAK_MINUTES)
 	$(PY) -m pytest -s tests/soak
 
-bench: images $(PY) ## load, latency and throughput against raw Kafka, on a stack of its own (BENCH_ARGS)
+bench: images pki $(PY) ## load, latency and throughput against raw Kafka, on a stack of its own (BENCH_ARGS)
 	PYTHONPATH=services/cp-engine $(PY) -m bench $(BENCH_ARGS)
 
 test-setup: # setup, plus the browser the page's tests drive

@@ -20,8 +20,10 @@ OWN_PORTS = {
     "DB_HOST_PORT": "13307",
     "AUTH_HOST_PORT": "17000",
     "WEB_HOST_PORT": "18080",
+    "KAFKA_EXTERNAL_PORT": "19095",
+    "AUTH_TLS_HOST_PORT": "17443",
 }
-SIMULATED = ("cp-engine", "cp-monitor", "driver")
+SIMULATED = ("cp-engine", "driver")
 """Services the load generator plays itself: scaled to zero in the bench's own stack."""
 
 

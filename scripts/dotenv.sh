@@ -25,6 +25,10 @@ OPERATOR_PASSWORD=$(secret)
 WEB_SECRET_KEY=$(secret)
 CP_ENROLMENT_KEY=$(secret)
 DB_READONLY_PASSWORD=$(secret)
+KAFKA_KEYSTORE_PASSWORD=$(secret)
+KAFKA_CENTRAL_PASSWORD=$(secret)
+KAFKA_SITE_PASSWORD=$(secret)
+KAFKA_DRIVER_PASSWORD=$(secret)
 EOT
 )"
     if [ ! -f "$file" ]; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The build stage of every service image (services/*/Dockerfile), in one place:
-#   build-venv.sh requirements FILE   /opt/venv with the service's pinned requirements
+#   build-venv.sh requirements FILE…  /opt/venv with the service's pinned requirements
 #   build-venv.sh finish LIB_DIR      + the shared package, then only what runs is kept
 # Two steps so that a change to lib/ does not reinstall every requirement.
 set -eu
@@ -8,8 +8,10 @@ venv=/opt/venv
 
 case "$1" in
   requirements)
+    shift
     python -m venv "$venv"
-    "$venv/bin/pip" install -r "$2"
+    for file in "$@"; do set -- "$@" -r "$file"; shift; done
+    "$venv/bin/pip" install "$@"
     ;;
   finish)
     "$venv/bin/pip" install --no-deps "$2"
@@ -29,5 +31,5 @@ case "$1" in
       "$venv/bin/python" -B -c "import ssl, _mysql_connector, mysql.connector as c; assert c.HAVE_CEXT"
     fi
     ;;
-  *) echo "usage: $0 requirements FILE | finish LIB_DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 requirements FILE... | finish LIB_DIR" >&2; exit 2 ;;
 esac

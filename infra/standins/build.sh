@@ -82,7 +82,9 @@ build_python() {
 }
 
 build_kafka() {
-  local libs="$cache/kafka-$kafka_version/libs"
+  # The jars are fetched once per Kafka version and pom.xml: a changed pom fetches anew.
+  local libs
+  libs="$cache/kafka-$kafka_version-$(sha256sum "$here/kafka/pom.xml" | cut -c1-12)/libs"
   if [ ! -d "$libs" ]; then
     log "fetching Apache Kafka $kafka_version broker jars from Maven Central"
     mvn -q -f "$here/kafka/pom.xml" -Dkafka.version="$kafka_version" \

@@ -28,6 +28,15 @@ holds the old connection, `server_busy`, `unavailable`) leads to a new attempt
 after an exponential, jittered backoff (tenacity). A refusal that no retry can
 cure (wrong enrolment key, wrong credential, id already registered by someone
 else) ends `run` with AuthRefused: someone must change the configuration.
+
+TLS (a monitor on another host than the central): with `tls=CentralTls(ca_file)` the
+client speaks TLS, verifying central-auth's certificate against the project CA and the
+host name it was given. A failure a person must fix (the wrong CA, a name missing from
+the certificate, the plain port given for the TLS one or the reverse) becomes one
+sentence that says what to change (evcharging.central_tls); the
+client goes on retrying with its backoff, reports the sentence through `on_problem`,
+and reports None there once it is authenticated again. The CA file is read at each
+attempt, so copying the right one in place is enough.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -48,6 +58,7 @@ from typing import Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
+from evcharging.central_tls import CentralTls, TlsSetupError, explain_no_answer, explain_tls_failure
 from evcharging.framing import FrameDecoder, FramingError
 from evcharging.messages import EngineHealth
 from evcharging.wire import (
@@ -207,6 +218,28 @@ class LinkLost(Exception):
     """The connection broke, or the server stopped answering in time."""
 
 
+class LinkTimeout(LinkLost):
+    """The server did not answer in time (the connection may still be open)."""
+
+
+class LinkProblem(LinkLost):
+    """A failed attempt, in one sentence. `attention`: a person must change something
+    (TLS set-up, addresses); the others (a refused connection...) may cure themselves."""
+
+    def __init__(self, sentence: str, attention: bool) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.attention = attention
+
+
+class _ClosedEarly(Exception):
+    """central-auth closed the connection before any answer (or during the handshake)."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
 @dataclass(frozen=True)
 class _Session:
     cp_id: str
@@ -233,6 +266,8 @@ class AuthClient:
         backoff: Backoff = Backoff(),
         request_timeout: float = 10.0,
         on_state: Callable[[LinkState, str | None], None] | None = None,
+        tls: CentralTls | None = None,
+        on_problem: Callable[[str | None], None] | None = None,
     ) -> None:
         self._host, self._port = _split_address(address)
         self._enrolment_key = enrolment_key
@@ -243,6 +278,10 @@ class AuthClient:
         self._backoff = backoff
         self._request_timeout = request_timeout
         self._on_state = on_state
+        self._tls = tls
+        self._on_problem = on_problem
+        self._problem: str | None = None
+        self._closed_in_a_row = 0
         self._state = LinkState.STOPPED
         self._session: _Session | None = None
         self._authenticated = asyncio.Event()
@@ -256,6 +295,11 @@ class AuthClient:
     @property
     def state(self) -> LinkState:
         return self._state
+
+    @property
+    def problem(self) -> str | None:
+        """The sentence for the last failure a person must fix; None once authenticated again."""
+        return self._problem
 
     @property
     def connection_id(self) -> str | None:
@@ -318,26 +362,85 @@ class AuthClient:
     def _backing_off(self, retry: RetryCallState) -> None:
         self._set_state(LinkState.BACKING_OFF)
         error = retry.outcome.exception() if retry.outcome else None
+        if isinstance(error, LinkProblem) and error.attention:
+            self._report(error.sentence)
         pause = retry.next_action.sleep if retry.next_action else 0.0
         log.info("central-auth attempt %d failed (%s); next in %.1f s", retry.attempt_number, error, pause)
 
     async def _connect(self, health: HealthProbe) -> tuple[_Link, _Session]:
         """One attempt: open a connection and identify the CP on it."""
         self._set_state(LinkState.CONNECTING)
-        async with asyncio.timeout(self._request_timeout):
-            reader, writer = await asyncio.open_connection(self._host, self._port)
-        link = _Link(reader, writer)
         try:
-            session = await self._identify(link, _probe(health))
+            link = await self._open()
+            session = await self._identify_on(link, _probe(health))
+        except _ClosedEarly as closed:
+            # Said once, this may be central-auth stopping; twice in a row, it is the set-up.
+            self._closed_in_a_row += 1
+            raise LinkProblem(closed.sentence, attention=self._closed_in_a_row > 1) from None
         except BaseException:
-            link.close()
+            self._closed_in_a_row = 0
             raise
+        self._closed_in_a_row = 0
         self._session = session
         self._cp_id = session.cp_id
         self._set_state(LinkState.AUTHENTICATED)
         self._authenticated.set()
+        self._report(None)
         log.info("authenticated as %s (%s)", session.cp_id, session.connection_id)
         return link, session
+
+    async def _identify_on(self, link: _Link, health: EngineHealth) -> _Session:
+        try:
+            return await self._identify(link, health)
+        except (LinkLost, OSError) as error:
+            link.close()
+            if self._tls is None and not link.answered and not isinstance(error, LinkTimeout):
+                raise _ClosedEarly(explain_no_answer(self._host, self._port)) from error
+            raise
+        except BaseException:
+            link.close()
+            raise
+
+    async def _open(self) -> _Link:
+        """A connection to central-auth, inside TLS when configured; LinkProblem if not."""
+        host, port, timeout = self._host, self._port, self._request_timeout
+        try:  # the CA file is read at each attempt: copying the right one in place cures
+            context = self._tls.context() if self._tls is not None else None
+        except TlsSetupError as error:
+            raise LinkProblem(str(error), attention=True) from None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+        except TimeoutError:
+            sentence = f"central-auth at {host}:{port} did not accept a connection within {timeout:g} s"
+            raise LinkProblem(sentence, attention=False) from None
+        except OSError as error:
+            sentence = f"cannot connect to central-auth at {host}:{port}: {error.strerror or error}"
+            raise LinkProblem(sentence, attention=False) from None
+        if context is not None and self._tls is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await writer.start_tls(context, server_hostname=host)
+            except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
+                writer.transport.abort()
+                sentence = explain_tls_failure(error, host, port, self._tls.ca_file, timeout)
+                if isinstance(error, ssl.SSLEOFError | ConnectionError):
+                    raise _ClosedEarly(sentence) from None
+                raise LinkProblem(sentence, attention=True) from None
+            except BaseException:
+                writer.transport.abort()
+                raise
+        return _Link(reader, writer)
+
+    def _report(self, problem: str | None) -> None:
+        """Tell `on_problem` when the sentence changes (None: solved)."""
+        if problem == self._problem:
+            return
+        self._problem = problem
+        if problem is not None:
+            log.warning("%s", problem)
+        if self._on_problem is not None:
+            self._on_problem(problem)
 
     async def _identify(self, link: _Link, health: EngineHealth) -> _Session:
         """Run the identification plan on a fresh connection until a session opens."""
@@ -424,6 +527,8 @@ class _Link:
         self._writer = writer
         self._decoder = FrameDecoder()
         self._received: list[Record] = []
+        self.answered = False
+        """Whether a whole frame has come back on this connection."""
 
     async def request(self, record: Record, timeout: float) -> Record:
         """Send `record` and return the answer; LinkLost if none comes within `timeout` s."""
@@ -433,7 +538,7 @@ class _Link:
                 await self._writer.drain()
                 return await self._next_record()
         except TimeoutError:
-            raise LinkLost(f"no answer to {type(record).__name__} within {timeout:g} s") from None
+            raise LinkTimeout(f"no answer to {type(record).__name__} within {timeout:g} s") from None
 
     async def _next_record(self) -> Record:
         while not self._received:
@@ -444,6 +549,7 @@ class _Link:
                 self._received.extend(from_frame(frame) for frame in self._decoder.feed(chunk))
             except (FramingError, WireError) as error:
                 raise LinkLost(f"unreadable answer: {error}") from None
+        self.answered = True
         return self._received.pop(0)
 
     def close(self) -> None:

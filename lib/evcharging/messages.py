@@ -268,6 +268,20 @@ class SupplyEnded(Message):
     duration_s: SupplySeconds | None = Field(default=None, description=_CHARGING_TIME)
 
 
+class EngineStarted(Message):
+    """The engine started afresh and was given its CP id. Whatever supply it had in
+    a previous life (the engine or its whole container crashed) is over: it holds
+    none now, and no report of it will ever come. The central bills such a supply
+    up to its last report."""
+
+    type: Literal["engine_started"] = "engine_started"
+    cp_id: Identifier
+
+
+EngineReport = Annotated[SupplyEnded | EngineStarted, Field(discriminator="type")]
+"""What `fin_suministro` carries: the engine's word that a supply is over."""
+
+
 # --- CP monitor / central-auth -> central ---------------------------------------
 
 

@@ -77,11 +77,12 @@ TELEMETRY = Topic(
 )
 SUPPLY_ENDED = Topic(
     "fin_suministro",
-    m.SupplyEnded,
+    m.EngineReport,
     "cp_id",
     "cp-engine",
     "central-stream",
-    "The vehicle was unplugged or the supply cut: final figures.",
+    "The vehicle was unplugged or the supply cut: final figures; or the engine started"
+    " afresh, so any supply it had is over.",
 )
 FAULTS = Topic(
     "averias",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from evcharging import messages as m
-from evcharging.topics import SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
+from evcharging.topics import CP_STATUS, SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
 from tests.support.e2e import Stack, containers, healthy, save_figures
 from tests.support.kafka import TopicTail
 from tests.support.stack import compose, infra_addresses
@@ -146,14 +146,27 @@ def test_a_central_or_infrastructure_crash_loses_nothing(stack: Stack, cp_id: st
     back_to_normal(stack, cp_id)
 
 
+def comes_back_after(stack: Stack, cp_id: str, state: str, component: str, crash: Callable[[], None]) -> None:
+    """Crash `component` of the CP, see the CP published in `state`, then activado
+    again with nobody's help: its container's supervisor or restart policy."""
+    states = TopicTail(infra_addresses().kafka_bootstrap, [CP_STATUS])
+    killed = time.monotonic()
+    try:
+        crash()
+        wait_until(lambda: state in published_states(states, cp_id), 10, f"{cp_id} to be {state}")
+    finally:
+        states.close()
+    stack.wait_states({cp_id: "activado"}, timeout=120)
+    RECOVERY[component] = round(time.monotonic() - killed, 1)
+
+
+def published_states(tail: TopicTail, cp_id: str) -> list[str]:
+    return [status.state.value for status in tail.of(cp_id, CP_STATUS) if isinstance(status, m.CpStatus)]
+
+
 def test_an_engine_crash_is_a_fault_billed_up_to_its_last_report(stack: Stack, cp_id: str) -> None:
     def kill_engine() -> None:
-        killed = time.monotonic()
-        compose("kill", "-s", "SIGKILL", "cp-engine")
-        stack.wait_states({cp_id: "averiado"}, timeout=10)
-        compose("start", "cp-engine")
-        stack.wait_states({cp_id: "activado"}, timeout=120)
-        RECOVERY["cp-engine"] = round(time.monotonic() - killed, 1)
+        comes_back_after(stack, cp_id, "averiado", "engine process", lambda: stack.kill_process(1, "engine"))
 
     billed, reported = supply_through(stack, cp_id, "DRV010", kill_engine)
     assert (billed.kwh, billed.ended_by) == (reported, "fault")
@@ -162,14 +175,20 @@ def test_an_engine_crash_is_a_fault_billed_up_to_its_last_report(stack: Stack, c
 
 def test_a_monitor_crash_disconnects_the_cp_but_not_the_supply(stack: Stack, cp_id: str) -> None:
     def kill_monitor() -> None:
-        killed = time.monotonic()
-        compose("kill", "-s", "SIGKILL", "cp-monitor")
-        stack.wait_states({cp_id: "desconectado"}, timeout=10)
-        compose("start", "cp-monitor")
-        wait_until(lambda: stack.cps()[cp_id]["state"] != "desconectado", 120, f"{cp_id} to reconnect")
-        RECOVERY["cp-monitor"] = round(time.monotonic() - killed, 1)
+        comes_back_after(
+            stack, cp_id, "desconectado", "monitor process", lambda: stack.kill_process(1, "monitor")
+        )
 
     billed, reported = supply_through(stack, cp_id, "DRV011", kill_monitor)
+    assert billed.kwh == reported
+    back_to_normal(stack, cp_id)
+
+
+def test_a_cp_container_crash_is_billed_up_to_its_last_report(stack: Stack, cp_id: str) -> None:
+    def crash_cp() -> None:
+        comes_back_after(stack, cp_id, "desconectado", "CP container", lambda: stack.crash_container(1))
+
+    billed, reported = supply_through(stack, cp_id, "DRV008", crash_cp)
     assert billed.kwh == reported
     back_to_normal(stack, cp_id)
 

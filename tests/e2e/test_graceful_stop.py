@@ -29,7 +29,7 @@ the 10 s grace period, then SIGKILL (exit status 137)."""
 
 T = TypeVar("T", m.Telemetry, m.SupplyEnded, m.Ticket)
 
-APPLICATION_SERVICES = ("cp-engine", "cp-monitor", "driver", "central-auth", "central-web", "central-stream")
+APPLICATION_SERVICES = ("cp-engine", "driver", "central-auth", "central-web", "central-stream")
 
 
 STOP_TIMES: dict[str, float] = {}
@@ -141,12 +141,14 @@ def test_an_engine_stopped_mid_supply_reports_the_end_and_is_billed_once(stack: 
     assert len(stack.query("SELECT id FROM suministros WHERE id = %s", session)) == 1
 
 
-def timed_stop_of_monitor(cp_id: str) -> float:
-    """Stop the monitor; central-auth must see its connection end, not wait for a
-    heartbeat timeout: the monitor closed its session."""
+def test_a_monitor_stopped_alone_closes_its_session_at_once(stack: Stack, cp_id: str) -> None:
+    """The monitor, stopped inside its CP's container, closes its session: central-auth
+    sees the connection end, not a heartbeat timeout, and the engine goes on."""
     connections = TopicTail(infra_addresses().kafka_bootstrap, [CP_CONNECTIONS])
     try:
-        took = timed_stop("cp-monitor")
+        started = time.monotonic()
+        stack.supervisorctl(1, "stop", "monitor")
+        STOP_TIMES["monitor process"] = took = round(time.monotonic() - started, 2)
         gone = wait_until(
             lambda: [e for e in connections.of(cp_id) if isinstance(e, m.CpDisconnected)],
             30,
@@ -155,7 +157,13 @@ def timed_stop_of_monitor(cp_id: str) -> float:
     finally:
         connections.close()
     assert gone[0].detail == "connection closed by the peer", gone
-    return took
+    assert took < STOP_LIMIT, f"stopping the monitor took {took:.1f} s"
+    said = compose("logs", "--no-log-prefix", "--since", "2m", "cp-engine").stdout
+    assert "stopped: monitor (exit status 0)" in said, said[-3000:]
+    assert "Traceback" not in said, said[-3000:]
+    assert "RUNNING" in stack.supervisorctl(1, "status", "engine")
+    stack.supervisorctl(1, "start", "monitor")
+    stack.wait_states({cp_id: "activado"}, timeout=60)
 
 
 def test_every_application_service_stops_at_once_and_starts_again(stack: Stack, cp_id: str) -> None:
@@ -168,10 +176,6 @@ def test_every_application_service_stops_at_once_and_starts_again(stack: Stack, 
             next_state(viewer)
             took[service] = timed_stop(service)
             viewer.close()
-        elif service == "cp-monitor":
-            # The monitor closes its session: central-auth sees the connection end,
-            # not a heartbeat timeout.
-            took[service] = timed_stop_of_monitor(cp_id)
         else:
             took[service] = timed_stop(service)
         start_again(service)

@@ -149,7 +149,7 @@ def test_operator_stops_one_then_all_and_resumes_all(stack: Stack, cps: list[str
 def test_a_restarted_central_shows_every_cp_disconnected_until_it_returns(
     stack: Stack, cps: list[str]
 ) -> None:
-    compose("stop", "cp-monitor")
+    every_monitor(stack, len(cps), "stop")
     try:
         compose("restart", "central-auth", "central-stream")
         registered = [row["id"] for row in stack.query("SELECT id FROM charging_points")]
@@ -162,8 +162,14 @@ def test_a_restarted_central_shows_every_cp_disconnected_until_it_returns(
             interval=1,
         )
     finally:
-        compose("start", "cp-monitor")
+        every_monitor(stack, len(cps), "start")
     stack.wait_states(dict.fromkeys(cps, "activado"), timeout=90)
+
+
+def every_monitor(stack: Stack, replicas: int, verb: str) -> None:
+    """`supervisorctl stop|start monitor` in every CP container: the engines stay up."""
+    for index in range(1, replicas + 1):
+        stack.supervisorctl(index, verb, "monitor")
 
 
 def test_a_new_cp_registers_and_becomes_available(stack: Stack, cps: list[str]) -> None:
@@ -171,14 +177,12 @@ def test_a_new_cp_registers_and_becomes_available(stack: Stack, cps: list[str]) 
     stack.query(
         "DELETE FROM charging_points WHERE id = %s AND id NOT IN (SELECT cp_id FROM suministros)", cp_id
     )
-    engine, monitor = "evcharging-e2e-new-engine", "evcharging-e2e-new-monitor"
-    compose("run", "-d", "--no-deps", "--name", engine, "cp-engine")
+    container = "evcharging-e2e-new-cp"
     try:
         compose(
-            "run", "-d", "--no-deps", "--name", monitor,
-            "-e", f"CP_ID={cp_id}", "-e", f"ENGINE_ADDRESS={engine}:7100",
-            "-e", "CP_LOCATION=Villena, Plaza Mayor 3", "-e", "CP_PRICE_KWH=0.310",
-            "cp-monitor",
+            "run", "-d", "--no-deps", "--name", container,
+            "-e", f"CP_ID={cp_id}", "-e", "CP_LOCATION=Villena, Plaza Mayor 3", "-e", "CP_PRICE_KWH=0.310",
+            "cp-engine",
         )  # fmt: skip
         tiles = stack.wait_states({cp_id: "activado"}, timeout=60)
         assert (tiles[cp_id]["location"], Decimal(tiles[cp_id]["price_per_kwh"])) == (
@@ -186,7 +190,7 @@ def test_a_new_cp_registers_and_becomes_available(stack: Stack, cps: list[str]) 
             Decimal("0.310"),
         )
     finally:
-        subprocess.run(["docker", "rm", "-f", engine, monitor], capture_output=True, check=False)
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
     stack.wait_states({cp_id: "desconectado"}, timeout=30)
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from tests.support.e2e import containers
-from tests.support.stack import make
+from tests.support.stack import compose, make
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,6 @@ def test_up_scale_down() -> None:
         "central-stream",
         "central-web",
         "cp-engine",
-        "cp-monitor",
         "driver",
     } <= services
     assert all(c["Health"] == "healthy" for c in running if c["Service"] != "kafka-setup")
@@ -37,7 +36,13 @@ def test_up_scale_down() -> None:
     assert scale.returncode == 0, scale.stdout + scale.stderr
     per_service = Counter(c["Service"] for c in containers() if c["Health"] == "healthy")
     assert per_service["cp-engine"] == 3
-    assert per_service["cp-monitor"] == 3
+    for index in (1, 2, 3):  # each a whole CP: its engine and its monitor
+        status = ("exec", "-T", "--index", str(index), "cp-engine", "supervisorctl", "status")
+        processes = compose(*status).stdout
+        assert [line.split()[:2] for line in processes.splitlines()] == [
+            ["engine", "RUNNING"],
+            ["monitor", "RUNNING"],
+        ], processes
 
     down = make("down")
     assert down.returncode == 0, down.stdout + down.stderr

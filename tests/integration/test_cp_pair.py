@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cp_engine.cli import send
-from cp_engine.control import Reply, Snapshot
+from cp_engine.control import Reply, Snapshot, ask
 from evcharging import messages as m
 from evcharging.kafka import ContractProducer
 from evcharging.topics import CP_COMMANDS, CP_CONNECTIONS, FAULTS, RECOVERIES, SUPPLY_ENDED, TELEMETRY
@@ -34,7 +33,7 @@ class ChargingPoint:
         self.engine = ServiceProcess(
             "cp-engine",
             "cp_engine",
-            [infra.kafka_bootstrap, str(self.health_port), "--no-screen"],
+            [infra.kafka_bootstrap, str(self.health_port)],
             folder / "engine.log",
             {
                 "ENGINE_CONTROL_SOCKET": str(self.control),
@@ -54,13 +53,13 @@ class ChargingPoint:
         )
 
     def act(self, action: str) -> Reply:
-        return send(self.control, {"action": action, "driver_id": None})
+        return ask(self.control, {"action": action, "driver_id": None})
 
     def identity(self) -> Snapshot:
         """The engine's status, once its monitor has told it which CP it is."""
 
         def assigned() -> Snapshot | None:
-            status = send(self.control, {"action": "status"}).status
+            status = ask(self.control, {"action": "status"}).status
             return status if status is not None and status.cp_id else None
 
         return wait_until(assigned, 20, "the engine to learn its CP id")
@@ -149,7 +148,13 @@ def test_a_supply_reports_every_second_and_ends_with_the_last_totals(
 
     events.wait_for(cp.cp_id, TELEMETRY, 5, timeout=15)
     assert cp.act("unplug").ok
-    (ended,) = events.wait_for(cp.cp_id, SUPPLY_ENDED, 1, timeout=10)
+
+    def end_reports() -> list[object]:
+        return [e for e in events.of(cp.cp_id, SUPPLY_ENDED) if isinstance(e, m.SupplyEnded)]
+
+    (ended,) = wait_until(end_reports, 10, "the end of the supply")
+    # Before it, when the engine took its id: it started afresh, holding no supply.
+    assert [type(e) for e in events.of(cp.cp_id, SUPPLY_ENDED)] == [m.EngineStarted, m.SupplyEnded]
 
     telemetry = [t for t in events.of(cp.cp_id, TELEMETRY) if isinstance(t, m.Telemetry)]
     assert {t.session_id for t in telemetry} == {"S1"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import time
 from collections import Counter
 from decimal import Decimal
@@ -28,15 +27,22 @@ pytestmark = pytest.mark.e2e
 MINUTES = float(os.environ.get("SOAK_MINUTES", "10"))
 CPS = 5
 DRIVERS = ("DRV001", "DRV002", "DRV003")
-VICTIMS = ("central-auth", "central-stream", "central-web", "kafka", "mariadb", "cp-engine", "cp-monitor")
+VICTIMS = (
+    *("central-auth", "central-stream", "central-web", "kafka", "mariadb"),
+    *("CP container", "engine", "monitor"),
+)
+"""Services, a whole CP's container, or one process in a CP's container."""
 
 
-def kill_and_start(victim: str, rng: random.Random) -> str:
-    if victim in ("cp-engine", "cp-monitor"):
-        container = f"evcharging-{victim}-{rng.randint(1, CPS)}"
-        subprocess.run(["docker", "kill", "-s", "SIGKILL", container], capture_output=True, check=False)
-        subprocess.run(["docker", "start", container], capture_output=True, check=False)
-        return container
+def kill_and_start(stack: Stack, victim: str, rng: random.Random) -> str:
+    """Kill `victim`; a CP's parts come back by themselves, a service is started again."""
+    index = rng.randint(1, CPS)
+    if victim == "CP container":
+        stack.crash_container(index)
+        return f"cp-engine-{index}"
+    if victim in ("engine", "monitor"):
+        stack.kill_process(index, victim)
+        return f"cp-engine-{index} {victim}"
     compose("kill", "-s", "SIGKILL", victim, check=False)
     compose("start", victim, check=False)
     return victim
@@ -77,7 +83,7 @@ def test_soak(stack: Stack) -> None:
     started = time.monotonic()
     while time.monotonic() - started < MINUTES * 60:
         time.sleep(60)  # the soak's own rhythm: one kill a minute, not a synchronisation
-        kills.append(kill_and_start(rng.choice(VICTIMS), rng))
+        kills.append(kill_and_start(stack, rng.choice(VICTIMS), rng))
     for run in runs:
         run.kill()
 

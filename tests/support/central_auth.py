@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import uuid
@@ -188,6 +189,47 @@ class WireClient:
         self, cp_id: str, credential: str, health: EngineHealth = EngineHealth.OK
     ) -> Record | None:
         return self.request(Authenticate(cp_id=cp_id, credential=credential, engine_health=health))
+
+
+class TlsWireClient(WireClient):
+    """The plain client inside TLS, verifying central-auth with the CA in `ca_file`."""
+
+    def __init__(self, port: int, ca_file: Path, host: str = "localhost", timeout: float = 10.0) -> None:
+        super().__init__(port, timeout)
+        context = ssl.create_default_context(cafile=str(ca_file))
+        try:
+            self.sock = context.wrap_socket(self.sock, server_hostname=host)
+        except BaseException:
+            self.sock.close()
+            raise
+
+
+def make_pki(directory: Path) -> Path:
+    """A project CA and the central's certificate in `directory`, by scripts/pki.sh
+    (names: localhost, kafka, central-auth, 127.0.0.1)."""
+    made = subprocess.run(
+        [ROOT / "scripts" / "pki.sh", directory],
+        env={
+            **os.environ,
+            "EVCHARGING_ENV_FILE": os.devnull,
+            "CENTRAL_HOST": "",
+            "KAFKA_KEYSTORE_PASSWORD": secrets.token_urlsafe(16),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return directory
+
+
+def tls_environment(pki: Path, port: int) -> dict[str, str]:
+    """central-auth's variables for a TLS listener on `port` with the certificate in `pki`."""
+    return {
+        "AUTH_TLS_PORT": str(port),
+        "AUTH_TLS_CERT": str(pki / "central.crt"),
+        "AUTH_TLS_KEY": str(pki / "central.key"),
+    }
 
 
 def refusal_reason(reply: Record | None) -> str:

@@ -5,6 +5,8 @@ commands, the status page's API — plus MariaDB to check what was stored."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from typing import Any
 
@@ -46,6 +48,31 @@ class Stack:
             return [i for i in ids if i] if all(ids) else None
 
         return wait_until(all_assigned, timeout, f"{replicas} engines to get their CP ids", interval=1)
+
+    # --- one process of a CP's container: supervisord's `engine` and `monitor` ---------
+
+    def supervisorctl(self, index: int, *args: str) -> str:
+        """`supervisorctl ARGS` in the CP container `index` (1-based, as `--index`)."""
+        result = compose(
+            "exec", "-T", "--index", str(index), "cp-engine", "supervisorctl", *args, check=False
+        )
+        assert result.returncode == 0, f"supervisorctl {' '.join(args)}: {result.stdout}{result.stderr}"
+        return result.stdout
+
+    def kill_process(self, index: int, program: str) -> None:
+        """SIGKILL the `engine` or the `monitor` of CP container `index`: a crash of that
+        process alone, which supervisord answers by starting it again."""
+        self.supervisorctl(index, "signal", "KILL", program)
+
+    def crash_container(self, index: int) -> None:
+        """SIGKILL the CP container's first process from the host, as a crash (not a
+        `docker kill`, which Docker counts as a stop): its restart policy brings it back."""
+        name = f"{stack_settings()['COMPOSE_PROJECT_NAME']}-cp-engine-{index}"
+        pid = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Pid}}", name], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert pid not in ("", "0"), f"{name} is not running"
+        os.kill(int(pid), signal.SIGKILL)
 
     # --- the status page's API ------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ HOST_PORTS = {
     "AUTH_HOST_PORT": 7000,
     "WEB_HOST_PORT": 8080,
     "PMA_HOST_PORT": 8081,
+    "KAFKA_EXTERNAL_PORT": 9095,
+    "AUTH_TLS_HOST_PORT": 7443,
 }
 
 
@@ -41,21 +44,64 @@ def test_stack_environment() -> dict[str, str]:
     """The variables that point every compose command of a test run at a stack of its own.
 
     A project name, so containers, volumes and network are the tests' own; host ports
-    apart from the user's, so both stacks run at once; and fresh secrets, written to
-    test-results/ (to inspect the test stack by hand), because the test stack always
-    starts from empty volumes. The image variables are the user's: the images are shared.
+    apart from the user's, so both stacks run at once; and fresh secrets and a fresh
+    project CA, written to test-results/ (to inspect the test stack by hand), because
+    the test stack always starts from empty volumes. The image variables are the
+    user's: the images are shared.
+
+    The test stack is also a *central* as docs/deploy.md sets one up: its ports for
+    other hosts listen on every address, and it is known by the Docker host's bridge
+    gateway, which containers of other compose projects (a site, a driver) reach.
     """
     secrets = ROOT / "test-results" / f"{TEST_PROJECT}.env"
     secrets.parent.mkdir(exist_ok=True)
     secrets.unlink(missing_ok=True)
     subprocess.run([ROOT / "scripts" / "dotenv.sh", "secrets", secrets], check=True, capture_output=True)
+    central_host = docker_gateway()
+    pki = make_pki(ROOT / "test-results" / f"{TEST_PROJECT}-pki", secrets, central_host)
     images = ROOT / "infra" / "images.env"
     return {
         **(read_env_file(images) if images.exists() else {}),
         **read_env_file(secrets),
         "COMPOSE_PROJECT_NAME": TEST_PROJECT,
+        "ROLE": "all",
+        "PKI_DIR": str(pki),
+        "CENTRAL_HOST": central_host,
+        "PUBLISH_ADDRESS": "0.0.0.0",  # the central's ports for other hosts
         **{name: str(TEST_PORT_BASE + default % 10000) for name, default in HOST_PORTS.items()},
     }
+
+
+def docker_gateway() -> str:
+    """The Docker host's address on its default bridge: what a container of any compose
+    project reaches the host's published ports by."""
+    out = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out, "the Docker bridge network has no gateway"
+    return out
+
+
+def make_pki(directory: Path, env_file: Path, central_host: str) -> Path:
+    """A fresh project CA in `directory`, and the central's certificate for `central_host`."""
+    shutil.rmtree(directory, ignore_errors=True)
+    made = subprocess.run(
+        [ROOT / "scripts" / "pki.sh", directory],
+        env={
+            **os.environ,
+            "EVCHARGING_ENV_FILE": str(env_file),
+            "CENTRAL_HOST": central_host,
+            "KAFKA_KEYSTORE_PASSWORD": "",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return directory
 
 
 def stack_settings() -> dict[str, str]:
@@ -65,15 +111,16 @@ def stack_settings() -> dict[str, str]:
 
 
 def compose(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `docker compose ARGS` from the repository root, as a user would."""
-    return subprocess.run(
-        ["docker", "compose", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=check,
+    """Run `docker compose ARGS` from the repository root, as a user would. With `check`,
+    a failure fails the test with what compose said."""
+    done = subprocess.run(
+        ["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"docker compose {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+        )
+    return done
 
 
 def make(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

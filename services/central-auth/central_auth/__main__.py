@@ -2,7 +2,9 @@
 
 Start-up order matters: every registered CP is announced disconnected *before*
 the port opens, so no event of this run can precede the announcement on a CP's
-partition; the beacons that vouch for this run start only after both.
+partition; the beacons that vouch for this run start only after both. The TLS
+listener opens just before the plain one, so a healthcheck that reaches the plain
+port vouches for both.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import logging
 import resource
 import signal
+import ssl
 import sys
 
 from central_auth.beacon import send_beacons
@@ -20,6 +23,7 @@ from central_auth.server import AuthServer
 from central_auth.service import AuthService
 from central_auth.settings import AuthSettings
 from central_auth.store import AsyncCpStore, CpStore
+from central_auth.tls import TlsSetupError, server_context
 from evcharging import db
 from evcharging.kafka import ContractProducer
 from evcharging.logs import setup
@@ -29,6 +33,7 @@ log = logging.getLogger("central-auth")
 
 async def serve(settings: AuthSettings) -> None:
     """Run central-auth until SIGTERM or SIGINT."""
+    tls = _tls_context(settings)
     store = AsyncCpStore(CpStore(settings.database))
     publisher = EventPublisher(
         ContractProducer(settings.kafka.bootstrap, "central-auth", **PRODUCER_OVERRIDES)
@@ -37,6 +42,8 @@ async def serve(settings: AuthSettings) -> None:
     await asyncio.to_thread(db.await_access, settings.database)
     await service.announce_restart()
     server = AuthServer(service)
+    if tls is not None:
+        await server.start_tls(settings.tls_port, tls)
     await server.start(settings.port)
     reports = asyncio.create_task(publisher.serve_delivery_reports())
     beacons = asyncio.create_task(send_beacons(service, settings.beacon_interval))
@@ -49,6 +56,24 @@ async def serve(settings: AuthSettings) -> None:
         reports.cancel()
         await asyncio.to_thread(publisher.drain, 10.0)
         store.close()
+
+
+def _tls_context(settings: AuthSettings) -> ssl.SSLContext | None:
+    """The TLS listener's context, None (and a line saying so) without certificate files."""
+    files = settings.tls
+    try:
+        context = server_context(files)
+    except TlsSetupError as error:
+        raise SystemExit(f"configuration error: {error}") from None
+    if context is None:
+        log.info(
+            "TLS listener off: no %s nor %s (scripts/pki.sh makes them); "
+            "only the plain port %d serves, for this host's network",
+            files.cert,
+            files.key,
+            settings.port,
+        )
+    return context
 
 
 async def _until_stopped() -> None:

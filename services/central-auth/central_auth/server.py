@@ -6,6 +6,12 @@ read at once (one chunk, plus at most one frame in the decoder), the time to
 authenticate, to finish a frame, to send the next heartbeat and to take an answer.
 A peer that breaks a rule gets an `Error` saying which, when it can still be told,
 and only its own connection is closed.
+
+The TLS listener (for monitors on other hosts) serves the same conversation once a
+TLS handshake has succeeded. Connections in their handshake count toward the cap; a
+newcomer over the cap is closed before its handshake (which would cost a signature),
+and the handshake is part of the connect-to-authenticated deadline. A failed handshake
+costs one log line per kind and peer host (central_auth.tls.FailureLog), and nothing else.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
+from collections.abc import Awaitable, Callable
 
 from central_auth.service import AuthService, Conversation, Expiry
+from central_auth.tls import FailureLog, describe_handshake_failure
 from evcharging.framing import FrameDecoder, FramingError
 from evcharging.wire import Error, Reason, Record, WireError, from_frame, to_frame
 
@@ -23,6 +32,9 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 4096
 WRITE_BUFFER_HIGH = 64 * 1024
 LISTEN_BACKLOG = 2048
+
+
+_Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class ConnectionEnded(Exception):
@@ -38,37 +50,84 @@ class AuthServer:
     def __init__(self, service: AuthService, host: str = "0.0.0.0") -> None:
         self._service = service
         self._host = host
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
+        self._tls: ssl.SSLContext | None = None
+        self._handshaking = 0
+        self._handshake_failures = FailureLog()
 
     async def start(self, port: int) -> int:
         """Listen on `port` (0: any free one); returns the port."""
-        self._server = await asyncio.start_server(
-            self._serve, self._host, port, backlog=LISTEN_BACKLOG, limit=READ_CHUNK
-        )
-        bound: int = self._server.sockets[0].getsockname()[1]
-        log.info("listening on %s:%d", self._host, bound)
+        return await self._listen(self._serve, port, "")
+
+    async def start_tls(self, port: int, context: ssl.SSLContext) -> int:
+        """Listen on `port` for the same protocol inside TLS; returns the port."""
+        self._tls = context
+        return await self._listen(self._serve_tls, port, " (TLS)")
+
+    async def _listen(self, serve: _Handler, port: int, kind: str) -> int:
+        server = await asyncio.start_server(serve, self._host, port, backlog=LISTEN_BACKLOG, limit=READ_CHUNK)
+        self._servers.append(server)
+        bound: int = server.sockets[0].getsockname()[1]
+        log.info("listening on %s:%d%s", self._host, bound, kind)
         return bound
 
     async def stop(self) -> None:
         """Stop accepting, then end every connection (each publishes its CP's disconnection)."""
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         self._service.close_all("central-auth stopping")
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await self._server.wait_closed()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                for server in self._servers:
+                    await server.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    @property
+    def _open(self) -> int:
+        return self._service.connections + self._handshaking
+
+    async def _serve_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # No await before start_tls: the client's first bytes must reach the TLS layer.
+        accepted = self._service.clock()
+        peer = _peer(writer)
+        if self._open >= self._service.settings.max_connections:
+            log.warning("%s: refused before the TLS handshake, %d connections open", peer, self._open)
+            writer.transport.abort()
+            return
+        assert self._tls is not None
+        deadline = self._service.settings.deadlines.handshake
+        self._handshaking += 1
+        try:
+            async with asyncio.timeout(deadline):
+                await writer.start_tls(self._tls)
+        except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
+            self._handshake_failed(writer, peer, error, deadline)
+            return
+        finally:
+            self._handshaking -= 1
+        await self._serve(reader, writer, opened_at=accepted)
+
+    def _handshake_failed(
+        self, writer: asyncio.StreamWriter, peer: str, error: BaseException, deadline: float
+    ) -> None:
+        writer.transport.abort()
+        what = describe_handshake_failure(error, deadline)
+        untold = self._handshake_failures.should_tell(peer.rpartition(":")[0] or peer, what)
+        if untold is not None:
+            since = f" ({untold} more like it since last told)" if untold else ""
+            log.warning("%s: TLS handshake failed: %s%s", peer, what, since)
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, opened_at: float | None = None
+    ) -> None:
         peer = _peer(writer)
         writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
-        if self._service.connections >= self._service.settings.max_connections:
-            log.warning("%s: refused, %d connections open", peer, self._service.connections)
+        if self._open >= self._service.settings.max_connections:
+            log.warning("%s: refused, %d connections open", peer, self._open)
             await self._send_then_close(
                 writer, Error(reason=Reason.SERVER_BUSY, detail="too many connections")
             )
             return
-        conversation = self._service.open_conversation()
+        conversation = self._service.open_conversation(opened_at)
         detail = "connection closed by the peer"
         try:
             await self._converse(conversation, reader, writer)

@@ -83,8 +83,10 @@ class AuthService:
         self._numbers = itertools.count(1)
         self._open: set[Conversation] = set()
 
-    def open_conversation(self) -> Conversation:
-        conversation = Conversation(self, f"{self.incarnation}-{next(self._numbers)}", self.clock())
+    def open_conversation(self, opened_at: float | None = None) -> Conversation:
+        """A new connection's conversation; `opened_at` (default: now) starts its handshake deadline."""
+        opened_at = self.clock() if opened_at is None else opened_at
+        conversation = Conversation(self, f"{self.incarnation}-{next(self._numbers)}", opened_at)
         self._open.add(conversation)
         return conversation
 

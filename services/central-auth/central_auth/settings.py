@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from central_auth.tls import DEFAULT_CERT, DEFAULT_KEY, TlsFiles
 from evcharging.config import DatabaseSettings, KafkaSettings, env, env_float, env_int
 
 AUTO_ID_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,23}$")
@@ -21,7 +23,8 @@ class Deadlines:
     heartbeat_timeout: float = 3.0
     """Silence after which an authenticated CP counts as disconnected (SPEC: 'silent past its timeout')."""
     handshake: float = 10.0
-    """From connecting to being authenticated: a client that sends nothing is closed after this."""
+    """From connecting to being authenticated (on the TLS port, the TLS handshake included):
+    a client that sends nothing is closed after this."""
     frame: float = 5.0
     """From a frame's first byte to its last: a whole-frame deadline, so a byte a second cannot last."""
     write: float = 5.0
@@ -44,6 +47,10 @@ class AuthSettings:
     restart_announce_prefix: str = ""
     """Announce 'disconnected' at start-up only for CPs whose id starts with this.
     Empty (the default) means every CP; tests sharing a database narrow it."""
+    tls_port: int = 7443
+    """The TLS listener's port: the same protocol, for monitors on other hosts."""
+    tls: TlsFiles = field(default_factory=TlsFiles)
+    """Its certificate and key (scripts/pki.sh); without both files the TLS listener is off."""
 
     @classmethod
     def load(cls, argv: list[str]) -> AuthSettings:
@@ -69,6 +76,10 @@ class AuthSettings:
             heartbeat_budget=env_float("AUTH_HEARTBEAT_BUDGET", 1000.0),
             beacon_interval=env_float("AUTH_BEACON_INTERVAL", 1.0),
             restart_announce_prefix=env("AUTH_RESTART_ANNOUNCE_PREFIX", ""),
+            tls_port=env_int("AUTH_TLS_PORT", 7443),
+            tls=TlsFiles(
+                Path(env("AUTH_TLS_CERT", str(DEFAULT_CERT))), Path(env("AUTH_TLS_KEY", str(DEFAULT_KEY)))
+            ),
         )
         settings.check()
         return settings
@@ -86,6 +97,10 @@ class AuthSettings:
             problems.append("AUTH_HEARTBEAT_INTERVAL must be positive and below AUTH_HEARTBEAT_TIMEOUT")
         if not 0 < self.port < 65536:
             problems.append(f"port {self.port} is not a TCP port")
+        if not 0 < self.tls_port < 65536:
+            problems.append(f"AUTH_TLS_PORT={self.tls_port} is not a TCP port")
+        elif self.tls_port == self.port and not self.tls.absent():
+            problems.append(f"AUTH_TLS_PORT={self.tls_port} is the plain port too")
         if self.heartbeat_budget <= 0:
             problems.append("AUTH_HEARTBEAT_BUDGET must be positive")
         if self.beacon_interval <= 0:

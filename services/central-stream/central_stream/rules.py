@@ -41,6 +41,7 @@ from evcharging.messages import (
     EndReason,
     EndSupply,
     EngineHealth,
+    EngineStarted,
     Fault,
     Message,
     OperatorAction,
@@ -70,6 +71,7 @@ Inbound = (
     SupplyRequest
     | Telemetry
     | SupplyEnded
+    | EngineStarted
     | Fault
     | Recovery
     | CpConnected
@@ -265,6 +267,8 @@ def apply(record: CpRecord, event: Inbound, registry: Registry, now: datetime) -
             return on_telemetry(record, event, registry)
         case SupplyEnded():
             return on_supply_ended(record, event, registry)
+        case EngineStarted():
+            return on_engine_started(record, event, registry)
         case Fault():
             return on_fault(record, event, registry)
         case Recovery():
@@ -417,6 +421,19 @@ def on_supply_ended(record: CpRecord, ended: SupplyEnded, registry: Registry) ->
     return close_session(record, record, final, ended.reason, ended.sent_at, registry, cause=ended)
 
 
+def on_engine_started(record: CpRecord, started: EngineStarted, registry: Registry) -> Outcome:
+    """The engine started afresh: a supply authorised before that is lost with its
+    previous life (its container crashed, say, with no monitor left to report a
+    fault). Bill it as a fault, up to its last report, and free the CP. A supply
+    asked for since is the new engine's own, and goes on. (A session is dated by its
+    request: one asked for in the milliseconds between the monitor's authentication
+    and the engine taking its id would count as lost, and be billed at 0 kWh.)"""
+    session = record.session
+    if session is None or utc(session.authorised_at) >= utc(started.sent_at):
+        return unchanged("engine started; no earlier supply open here")
+    return close_session(record, record, session, EndReason.FAULT, started.sent_at, registry, cause=started)
+
+
 def on_fault(record: CpRecord, fault: Fault, registry: Registry) -> Outcome:
     """SPEC step 10: the engine is KO. A supply in progress ends at once: the CP is
     told to stop, the driver is told why and billed for what was supplied."""
@@ -511,7 +528,7 @@ def close_session(
     ticket = ticket_for(record.cp_id, session, reason, ended_at)
     effects: list[Effect] = [SaveSupply(_row(record.cp_id, session, ended_at=ended_at, status=reason.value))]
     if reason is not EndReason.UNPLUGGED:
-        if not isinstance(cause, SupplyEnded):  # the engine itself cut it: no need to tell it
+        if not isinstance(cause, SupplyEnded | EngineStarted):  # the engine knows: no need to tell it
             effects.append(
                 Send(
                     t.CP_COMMANDS,

@@ -19,6 +19,7 @@ from evcharging.messages import (
     EndReason,
     EndSupply,
     EngineHealth,
+    EngineStarted,
     Fault,
     Message,
     OperatorAction,
@@ -482,6 +483,47 @@ def test_a_recovery_returns_the_cp_to_active() -> None:
 def test_a_repeated_fault_changes_nothing() -> None:
     record, _ = run(active(), Fault(cp_id=CP, sent_at=at(1)))
     _, (outcome,) = run(record, Fault(cp_id=CP, sent_at=at(2)))
+    assert outcome.effects == ()
+
+
+# --- a whole CP's crash: the engine starts afresh ----------------------------------------
+
+
+def test_a_supply_lost_with_a_crashed_cp_is_billed_up_to_its_last_report_when_its_engine_starts() -> None:
+    record, session = supplying()
+    record, _ = run(record, telemetry(session, 0, "1.5"))
+    record, _ = run(record, CpDisconnected(cp_id=CP, connection_id="c1", sent_at=at(4)))
+    record, _ = run(record, connected(8, conn="c2"))
+    assert record.state is CpState.SUPPLYING, "until the engine says otherwise"
+
+    record, (outcome,) = run(record, EngineStarted(cp_id=CP, sent_at=at(9)))
+    assert (record.session, record.state) == (None, CpState.ACTIVE)
+    interrupted, ticket, status = outcome.messages  # no EndSupply: the engine holds nothing
+    assert isinstance(interrupted, SupplyInterrupted)
+    assert interrupted.reason is EndReason.FAULT
+    assert isinstance(ticket, Ticket)
+    assert (ticket.ticket_id, ticket.kwh, ticket.ended_by, ticket.ended_at) == (
+        session,
+        Decimal("1.5"),
+        EndReason.FAULT,
+        at(9),
+    )
+    assert isinstance(status, CpStatus)
+    assert status.state is CpState.ACTIVE
+
+
+def test_an_engine_start_leaves_a_supply_asked_for_since_and_a_free_cp_alone() -> None:
+    record, _ = supplying()  # asked for at T0
+    _, (outcome,) = run(record, EngineStarted(cp_id=CP, sent_at=at(-1)))
+    assert outcome.effects == ()
+    _, (outcome,) = run(active(), EngineStarted(cp_id=CP, sent_at=at(5)))
+    assert outcome.effects == ()
+
+
+def test_an_engine_start_after_its_fault_closed_the_supply_changes_nothing() -> None:
+    record, _ = supplying()
+    record, _ = run(record, Fault(cp_id=CP, sent_at=at(5)))
+    _, (outcome,) = run(record, EngineStarted(cp_id=CP, sent_at=at(6)))
     assert outcome.effects == ()
 
 

@@ -3,18 +3,20 @@
 SIGTERM (`docker compose stop`) or SIGINT stops it cleanly: the loops are cancelled,
 then a supply in progress is ended and reported, the producer is flushed (at most
 2 s), and the process exits 0 (EngineRuntime.close).
+
+The engine draws nothing on a terminal: it shares its container with its monitor and
+logs to stderr. A person drives it with `charger screen` (the live screen) or
+`charger <action>`, both clients of its control socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 
 from cp_engine import control
 from cp_engine.monitor_link import MonitorLink
 from cp_engine.runtime import EngineRuntime
-from cp_engine.screen import Screen
 from cp_engine.settings import Settings, parse
 from evcharging.kafka import ContractProducer
 from evcharging.logs import setup
@@ -26,15 +28,12 @@ async def serve(settings: Settings) -> None:
     # (no local timeout) and are delivered when the broker is back.
     producer = ContractProducer(settings.kafka_bootstrap, "cp-engine", **{"message.timeout.ms": 0})
     runtime = EngineRuntime(settings, producer)
-    tasks = [
-        runtime.run(),
-        MonitorLink(runtime).serve(settings.health_port),
-        control.serve(runtime, settings.control_socket),
-    ]
-    if settings.interactive and sys.stdin.isatty():
-        tasks.append(Screen(runtime).run())
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(
+            runtime.run(),
+            MonitorLink(runtime).serve(settings.health_port),
+            control.serve(runtime, settings.control_socket),
+        )
     finally:
         runtime.close()
 

@@ -83,7 +83,11 @@ def assign_identity(engine: Engine, cp_id: str) -> Step:
     if engine.session is not None:
         return refuse(engine, f"kept id {engine.cp_id}: a supply is in progress")
     phase = Phase.READY if engine.phase == Phase.UNASSIGNED else engine.phase
-    return Step(replace(engine, cp_id=cp_id, phase=phase), note=f"this CP is now {cp_id}")
+    # A first identity in this process's life: the central may still hold a supply of
+    # a previous life (the engine or its container crashed), which this engine never
+    # will report. Saying so lets the central bill it and free the CP.
+    started: list[m.Message] = [m.EngineStarted(cp_id=cp_id)] if engine.cp_id is None else []
+    return Step(replace(engine, cp_id=cp_id, phase=phase), started, f"this CP is now {cp_id}")
 
 
 def on_command(engine: Engine, command: m.Message, now: float) -> Step:

@@ -4,52 +4,56 @@
     charger plug | unplug     plug the vehicle in / unplug it
     charger fault | clear     inject a fault (KO) / clear it (OK)
     charger request DRIVER    ask the central for a supply here, for DRIVER
-Add --json for machine-readable output. Exit status 1 when the action was refused.
+    charger screen            the live screen: the same actions on keys (q quits)
+Add --json for machine-readable output. Exit status 1 when the action was refused,
+2 when the engine is not answering (or `screen` has no terminal).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import socket
 import sys
 from pathlib import Path
 
-from cp_engine.control import Reply, Snapshot
+from cp_engine import screen
+from cp_engine.control import Reply, Snapshot, ask
 from evcharging import simtime
 from evcharging.config import env
+
+ACTIONS = ["status", "plug", "unplug", "fault", "clear", "request", "screen"]
+NO_TERMINAL = "charger screen needs a terminal: docker compose exec -it cp-engine charger screen"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="charger", description="Drive this charging point.")
-    parser.add_argument("action", choices=["status", "plug", "unplug", "fault", "clear", "request"])
+    parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("driver_id", nargs="?", help="for 'request': the driver to charge for")
     parser.add_argument("--json", action="store_true", help="print the reply as JSON")
     args = parser.parse_args(argv)
     if args.action == "request" and not args.driver_id:
         parser.error("request needs a DRIVER id")
+    if args.action == "screen" and args.json:
+        parser.error("screen draws on the terminal: it has no --json")
     path = Path(env("ENGINE_CONTROL_SOCKET", "/tmp/cp-engine.sock"))  # noqa: S108
+    if args.action == "screen":
+        return show_screen(path)
     try:
-        reply = send(path, {"action": args.action, "driver_id": args.driver_id})
+        reply = ask(path, {"action": args.action, "driver_id": args.driver_id})
     except OSError as error:
-        print(f"charger: the engine is not running here ({path}: {error.strerror})", file=sys.stderr)
+        reason = error.strerror or str(error)
+        print(f"charger: the engine is not running here ({path}: {reason})", file=sys.stderr)
         return 2
     print(reply.model_dump_json() if args.json else describe(reply))
     return 0 if reply.ok else 1
 
 
-def send(path: Path, request: dict[str, str | None]) -> Reply:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        connection.settimeout(5)
-        connection.connect(str(path))
-        connection.sendall(json.dumps(request).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = connection.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return Reply.model_validate_json(data)
+def show_screen(path: Path) -> int:
+    """The live screen reads keys one at a time: without a terminal (a pipe, `exec -T`)
+    it could not, so it says how to get one instead of failing obscurely."""
+    if not sys.stdin.isatty():
+        print(NO_TERMINAL, file=sys.stderr)
+        return 2
+    return screen.run_on_terminal(path)
 
 
 def describe(reply: Reply) -> str:

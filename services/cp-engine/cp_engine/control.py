@@ -2,13 +2,17 @@
 talks to the engine over a local Unix socket, one JSON line each way.
 
 The actions are the keys of the live screen: plug, unplug, fault, clear,
-request <driver>, and status.
+request <driver>, and status. The live screen (`charger screen`) is itself a client
+of this socket, so both halves of the protocol live here: `serve` in the engine,
+`ask` in the client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import socket
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -65,6 +69,9 @@ class Reply(BaseModel):
     message: str = ""
     status: Snapshot | None = None
     errors: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    """The engine's recent notes, oldest first: the live screen runs in another
+    process and shows them, so they travel with every reply."""
 
 
 async def serve(runtime: EngineRuntime, path: Path) -> None:
@@ -94,4 +101,31 @@ def answer(runtime: EngineRuntime, line: bytes) -> Reply:
     if request.action == "request" and request.driver_id is None:
         return Reply(ok=False, message="request needs a driver id")
     step = runtime.perform(request.action, request.driver_id)
-    return Reply(ok=not step.refused, message=step.note, status=Snapshot.of(runtime.engine))
+    return Reply(
+        ok=not step.refused,
+        message=step.note,
+        status=Snapshot.of(runtime.engine),
+        notes=list(runtime.notes),
+    )
+
+
+def ask(path: Path, request: dict[str, str | None], timeout: float = 5.0) -> Reply:
+    """One request to the engine listening on `path`, and its reply.
+
+    The request is sent as given, not validated here: the engine validates it and
+    says what is wrong. An engine that hangs up without answering (it is stopping)
+    raises ConnectionError, like one that is not there at all.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(timeout)
+        connection.connect(str(path))
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    if not data:
+        raise ConnectionError("it closed the connection without answering")
+    return Reply.model_validate_json(data)

@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -39,6 +38,7 @@ FEED_STOP_SECONDS = 1.0
 OUTBOUND: dict[type[m.Message], Topic] = {
     m.Telemetry: TELEMETRY,
     m.SupplyEnded: SUPPLY_ENDED,
+    m.EngineStarted: SUPPLY_ENDED,
     m.SupplyRequest: SUPPLY_REQUESTS,
 }
 
@@ -52,7 +52,6 @@ class EngineRuntime:
         self.credential: str | None = None
         self.price_per_kwh: Decimal | None = None
         self.notes: deque[str] = deque(maxlen=6)
-        self.listeners: list[Callable[[], None]] = []
         self._producer = producer
         self._rng = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -71,12 +70,10 @@ class EngineRuntime:
             self.notes.append(f"{datetime.now().strftime('%H:%M:%S')} {step.note}")
         if self._follow and self.engine.cp_id != previous_id and self.engine.cp_id is not None:
             self._follow_commands(self.engine.cp_id)
-        for listener in self.listeners:
-            listener()
         return step
 
     def perform(self, action: str, driver_id: str | None = None) -> Step:
-        """A person's action, from the keyboard or the `charger` command."""
+        """A person's action, from `charger` (its live screen's keys, or a command)."""
         now = time.monotonic()
         match action:
             case "plug":

@@ -20,14 +20,12 @@ class Settings:
     autopilot: AutoPilot | None
     telemetry_period: float
     control_socket: Path
-    interactive: bool
 
 
 def parse(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(prog="cp_engine", description="A charging point's engine.")
     parser.add_argument("kafka_bootstrap", nargs="?", default=env("KAFKA_BOOTSTRAP", "kafka:9092"))
     parser.add_argument("health_port", nargs="?", type=int, default=env_int("ENGINE_HEALTH_PORT", 7100))
-    parser.add_argument("--no-screen", action="store_true", help="log instead of the live screen")
     args = parser.parse_args(argv)
     automatic = env("AUTO_MODE", "false").lower() in ("1", "true", "yes", "on")
     energy = env("AUTO_ENERGY_KWH", "")
@@ -45,7 +43,6 @@ def parse(argv: list[str] | None = None) -> Settings:
         else None,
         telemetry_period=env_float("TELEMETRY_PERIOD", 1.0),
         control_socket=Path(env("ENGINE_CONTROL_SOCKET", "/tmp/cp-engine.sock")),  # noqa: S108
-        interactive=not args.no_screen,
     )
 
 

@@ -131,3 +131,12 @@ def test_the_id_does_not_change_during_a_supply() -> None:
     assert step.engine.cp_id == "CP001"
     idle = replace(ready(), cp_id="CP001")
     assert charging.assign_identity(idle, "CP-A009").engine.cp_id == "CP-A009"
+
+
+def test_a_fresh_engine_says_it_started_when_it_gets_its_first_id_and_only_then() -> None:
+    first = charging.assign_identity(Engine(), "CP001")
+    (started,) = first.messages
+    assert isinstance(started, m.EngineStarted)
+    assert started.cp_id == "CP001"
+    assert charging.assign_identity(first.engine, "CP001").messages == []
+    assert charging.assign_identity(first.engine, "CP002").messages == [], "a new id is not a new life"

@@ -16,7 +16,7 @@ from cp_engine.runtime import EngineRuntime
 from cp_engine.settings import Settings
 from cp_engine.simulation import Charger
 
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"), False)
+SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
 
 
 class Feed:

@@ -97,7 +97,7 @@ class Producer:
         return self.unacknowledged
 
 
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"), False)
+SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
 
 
 def test_closing_the_runtime_sends_the_end_then_flushes_within_the_bound() -> None:
@@ -138,7 +138,7 @@ def test_sigterm_stops_the_engine_process_with_status_0(tmp_path: Path) -> None:
         "HEALTH_FILE": str(tmp_path / "alive"),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "cp_engine", "127.0.0.1:9", "0", "--no-screen"],
+        [sys.executable, "-m", "cp_engine", "127.0.0.1:9", "0"],
         env=environment,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

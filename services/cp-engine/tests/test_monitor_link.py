@@ -40,7 +40,7 @@ class Outbox:
         return 0
 
 
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"), False)
+SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
 
 
 class Peer:

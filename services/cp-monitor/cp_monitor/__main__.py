@@ -20,11 +20,13 @@ from evcharging.shutdown import run_until_stopped
 def main() -> None:
     settings = parse()
     log = setup("cp-monitor")
+    tls = settings.central_tls
     log.info(
-        "cp-monitor is alive; engine %s:%d, central %s",
+        "cp-monitor is alive; engine %s:%d, central %s (%s)",
         settings.engine_host,
         settings.engine_port,
         settings.central_address,
+        f"TLS, verified with the CA in {tls.ca_file}" if tls else "plain TCP",
     )
     with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the loop runs
         asyncio.run(run_until_stopped(Monitor(settings).run()))

@@ -12,6 +12,7 @@ import logging
 
 from cp_monitor.engine_watch import EngineWatch
 from cp_monitor.settings import Settings
+from evcharging import health
 from evcharging.auth_client import (
     AuthClient,
     CpProfile,
@@ -35,6 +36,8 @@ class Monitor:
             on_change=lambda _health: self._nudge(),
         )
         self.client: AuthClient | None = None
+        self.problem: str | None = None
+        """The sentence this monitor wrote to the health problem file, if any."""
         self.credentials: CredentialStore = (
             FileCredentialStore(settings.credential_file)
             if settings.credential_file
@@ -64,6 +67,8 @@ class Monitor:
             cp_id=cp_id,
             credentials=self.credentials,
             on_state=self._on_link_state,
+            tls=self.settings.central_tls,
+            on_problem=self._on_problem,
         )
         await asyncio.gather(
             watching, self.client.run(lambda: self.watch.health), self._keep_engine_informed()
@@ -80,6 +85,18 @@ class Monitor:
             self.watch.health.value,
             state.value,
         )
+
+    def _on_problem(self, problem: str | None) -> None:
+        """What keeps the CP from central-auth, in the health problem file too (the
+        container's health check prints it); cleared once authenticated again. Only our
+        own sentence is cleared: the engine, in the same container, may have its own."""
+        if problem is not None:
+            self.problem = problem
+            health.report_problem(problem)
+            return
+        if self.problem is not None and health.problem() == self.problem:
+            health.clear_problem()
+        self.problem = None
 
     async def _keep_engine_informed(self) -> None:
         """Whenever the CP is authenticated, make sure the attached engine knows its id."""

@@ -3,6 +3,11 @@
 
 Without a CP id the monitor's CP is a scaled replica: it takes the identity its
 engine already holds, or claims the lowest free auto-provisioned id.
+
+CENTRAL_TLS_CA names the project CA (the central's pki/ca.crt): the monitor then
+speaks TLS to central-auth's TLS port and verifies its certificate, for a CP site on
+another host than the central. Unset, it speaks plain TCP, as inside the central's
+compose network.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from evcharging.central_tls import CentralTls, TlsSetupError
 from evcharging.config import env, env_float
 
 
@@ -27,6 +33,8 @@ class Settings:
     credential_file: Path | None
     check_timeout: float
     check_period: float
+    central_tls: CentralTls | None = None
+    """Verify central-auth against this CA over TLS; None: plain TCP."""
 
 
 def split_address(address: str, default_port: int) -> tuple[str, int]:
@@ -58,6 +66,7 @@ def parse(argv: list[str] | None = None) -> Settings:
     args = parser.parse_args(argv)
     engine_host, engine_port = split_address(args.engine_address, 7100)
     credential_file = env("CP_CREDENTIAL_FILE", "")
+    ca_file = env("CENTRAL_TLS_CA", "")
     return Settings(
         engine_host=engine_host,
         engine_port=engine_port,
@@ -69,4 +78,15 @@ def parse(argv: list[str] | None = None) -> Settings:
         credential_file=Path(credential_file) if credential_file else None,
         check_timeout=env_float("ENGINE_CHECK_TIMEOUT", 1.0),
         check_period=env_float("ENGINE_CHECK_PERIOD", 1.0),
+        central_tls=central_tls(ca_file) if ca_file else None,
     )
+
+
+def central_tls(ca_file: str) -> CentralTls:
+    """CENTRAL_TLS_CA, checked now: a monitor that cannot use its CA says so at start."""
+    tls = CentralTls(Path(ca_file))
+    try:
+        tls.context()
+    except TlsSetupError as error:
+        raise SystemExit(f"configuration error: {error}") from None
+    return tls

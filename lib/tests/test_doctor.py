@@ -1,0 +1,85 @@
+"""`make doctor`'s plan and its verdicts, without a central: which links each role
+checks, in which order, and that a link stops at its first problem."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from evcharging import doctor
+from evcharging.doctor import Link, Problem, Settings
+
+ENV = {
+    "CENTRAL_HOST": "192.0.2.10",
+    "KAFKA_EXTERNAL_PORT": "9095",
+    "AUTH_TLS_HOST_PORT": "7443",
+    "KAFKA_CENTRAL_PASSWORD": "c",
+    "KAFKA_SITE_PASSWORD": "s",
+    "KAFKA_DRIVER_PASSWORD": "d",
+}
+
+
+def links(role: str) -> list[str]:
+    return [link.name for link in doctor.plan(Settings.from_env({**ENV, "ROLE": role}))]
+
+
+def test_a_site_checks_kafka_as_site_and_central_auth_over_tls() -> None:
+    assert links("site") == [
+        "Kafka at 192.0.2.10:9095 as 'site'",
+        "central-auth at 192.0.2.10:7443 (TLS)",
+    ]
+
+
+def test_a_driver_checks_kafka_as_driver_only() -> None:
+    assert links("driver") == ["Kafka at 192.0.2.10:9095 as 'driver'"]
+
+
+def test_the_central_checks_its_own_ports_and_every_role_as_the_others_will() -> None:
+    assert links("central") == [
+        "the status page (localhost:8080)",
+        "MariaDB (localhost:3307)",
+        "Kafka's listener for this machine (localhost:9094)",
+        "Kafka at 192.0.2.10:9095 as 'central'",
+        "Kafka at 192.0.2.10:9095 as 'site'",
+        "Kafka at 192.0.2.10:9095 as 'driver'",
+        "central-auth at 192.0.2.10:7443 (TLS)",
+    ]
+
+
+def test_one_machine_checks_itself_at_localhost() -> None:
+    settings = Settings.from_env({"KAFKA_SITE_PASSWORD": "s"})
+    assert (settings.role, settings.central_host, settings.kafka_port, settings.auth_port) == (
+        "all",
+        "localhost",
+        9095,
+        7443,
+    )
+
+
+def test_a_link_stops_at_its_first_problem() -> None:
+    tried: list[str] = []
+
+    def step(name: str, fails: bool = False) -> str:
+        tried.append(name)
+        if fails:
+            raise Problem(f"{name} is wrong: fix it")
+        return f"{name} ok"
+
+    verdict = doctor.examine(Link("x", (lambda: step("a"), lambda: step("b", fails=True), lambda: step("c"))))
+    assert (verdict.ok, verdict.text, tried) == (False, "b is wrong: fix it", ["a", "b"])
+    assert verdict.line() == "FAIL  x: b is wrong: fix it"
+    assert doctor.examine(Link("y", (lambda: step("a"),))).line() == "ok    y: a ok"
+
+
+def test_a_closed_port_is_named_with_what_to_look_at() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    with pytest.raises(Problem, match=f"nothing answers at 127.0.0.1:{port}: is the central up"):
+        doctor.reach("127.0.0.1", port)
+
+
+def test_an_unknown_name_says_to_check_central_host() -> None:
+    with pytest.raises(Problem, match="cannot be resolved here: check CENTRAL_HOST"):
+        doctor.reach("no-such-host.invalid", 9095)

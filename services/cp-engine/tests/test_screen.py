@@ -1,0 +1,392 @@
+"""`charger screen`: the live screen as a client of the engine's control socket.
+
+The panel and the keys are pure and tested as such; then a real engine runtime behind
+a real control socket, the screen with no engine, and `charger screen` without a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import io
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from rich.console import Console, RenderableType
+from rich.style import Style
+
+from cp_engine import cli, control, screen
+from cp_engine.charging import Phase
+from cp_engine.control import Snapshot
+from cp_engine.runtime import EngineRuntime
+from cp_engine.screen import HELP, Press, Screen, View, press, render
+from cp_engine.settings import Settings
+from cp_engine.simulation import Charger
+from evcharging.messages import Message, SupplyRequest
+from evcharging.topics import Topic
+
+ENGINE_DIR = Path(__file__).resolve().parents[1]
+SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
+
+SUPPLYING = Snapshot(
+    cp_id="CP-A001",
+    phase=str(Phase.SUPPLYING),
+    health="OK",
+    session_id="s1",
+    driver_id="DRV001",
+    kw=Decimal("21.6"),
+    kwh=Decimal("0.360"),
+    eur=Decimal("0.13"),
+    duration_s=Decimal("60.000"),
+    time_factor=Decimal(60),
+)
+READY = Snapshot(cp_id="CP-A001", phase=str(Phase.READY), health="OK")
+
+
+def plain(renderable: RenderableType) -> str:
+    console = Console(width=120, file=io.StringIO(), record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def style_of(renderable: RenderableType, text: str) -> Style | None:
+    """The style the text is drawn in (None when it is not drawn as one piece)."""
+    console = Console(width=120, file=io.StringIO(), color_system="truecolor", force_terminal=True)
+    return next((s.style for s in console.render(renderable) if s.text.strip() == text), None)
+
+
+# --- the panel ------------------------------------------------------------------------------
+
+
+def test_the_panel_shows_the_supply_in_the_cps_time() -> None:
+    text = plain(render(View(status=SUPPLYING)))
+    assert "CP-A001" in text
+    assert "s1 for DRV001" in text
+    assert "21.6 kW   0.360 kWh   0.13 €" in text
+    assert "01:00   (simulated time ×60)" in text
+    assert HELP in text
+
+
+def test_in_real_time_the_charging_time_has_no_note() -> None:
+    real = SUPPLYING.model_copy(update={"time_factor": Decimal(1)})
+    text = plain(render(View(status=real)))
+    assert "01:00" in text
+    assert "simulated" not in text
+
+
+@pytest.mark.parametrize(
+    ("phase", "colour"),
+    [
+        (Phase.UNASSIGNED, "grey50"),
+        (Phase.READY, "green"),
+        (Phase.AUTHORISED, "yellow"),
+        (Phase.SUPPLYING, "bold cyan"),
+        (Phase.STOPPED, "dark_orange"),
+    ],
+)
+def test_each_state_has_the_colour_of_the_central(phase: Phase, colour: str) -> None:
+    status = Snapshot(cp_id="CP-A001", phase=str(phase), health="OK")
+    assert style_of(render(View(status=status)), str(phase)) == Style.parse(colour)
+
+
+def test_a_state_the_screen_does_not_know_is_shown_plain() -> None:
+    status = Snapshot(cp_id="CP-A001", phase="charging on the moon", health="OK")
+    assert "charging on the moon" in plain(render(View(status=status)))
+
+
+def test_health_ok_is_green_and_a_fault_is_bold_red() -> None:
+    assert style_of(render(View(status=READY)), "OK") == Style.parse("green")
+    faulty = READY.model_copy(update={"health": "KO"})
+    assert style_of(render(View(status=faulty)), "KO (fault)") == Style.parse("bold red")
+
+
+def test_without_a_supply_there_are_no_supply_lines() -> None:
+    text = plain(render(View(status=READY)))
+    assert "ready" in text
+    assert "kWh" not in text
+    assert "session" not in text
+
+
+def test_a_cp_without_an_id_waits_for_its_monitor() -> None:
+    status = Snapshot(cp_id=None, phase=str(Phase.UNASSIGNED), health="OK")
+    assert "(waiting for its monitor)" in plain(render(View(status=status)))
+
+
+def test_the_engines_notes_are_shown() -> None:
+    notes = ("10:00:01 fault injected (KO)", "10:00:05 fault cleared (OK)")
+    text = plain(render(View(status=READY, notes=notes)))
+    lines = [line.strip("│ ") for line in text.splitlines()]
+    assert lines.index(notes[1]) == lines.index(notes[0]) + 1  # oldest first, one a line
+
+
+def test_while_typing_the_prompt_replaces_the_help() -> None:
+    text = plain(render(View(status=READY, typing="DRV0")))
+    assert "driver id: DRV0_" in text
+    assert HELP not in text
+
+
+def test_an_engine_not_answering_is_said_in_the_panel() -> None:
+    text = plain(render(View(status=READY, problem="No such file or directory (/tmp/x.sock)")))
+    assert "the engine is not answering here: No such file or directory (/tmp/x.sock)" in text
+    assert "CP-A001" not in text  # no stale figures while it is away
+    assert HELP in text
+
+
+# --- the keys ---------------------------------------------------------------------------------
+
+
+def type_keys(keys: str, typing: str | None = None) -> tuple[str | None, list[dict[str, str | None]]]:
+    """The typing after `keys`, and the requests they sent."""
+    sent: list[dict[str, str | None]] = []
+    for key in keys:
+        outcome = press(typing, key)
+        typing = outcome.typing
+        if outcome.request is not None:
+            sent.append(outcome.request)
+    return typing, sent
+
+
+@pytest.mark.parametrize(("key", "action"), [("p", "plug"), ("u", "unplug"), ("k", "fault"), ("o", "clear")])
+def test_an_action_key_sends_its_action(key: str, action: str) -> None:
+    assert press(None, key) == Press(None, {"action": action, "driver_id": None})
+
+
+def test_s_then_a_driver_id_and_enter_requests_a_supply_for_it() -> None:
+    assert type_keys("sDRV001\r") == (None, [{"action": "request", "driver_id": "DRV001"}])
+    assert type_keys("sDRV002\n")[1] == [{"action": "request", "driver_id": "DRV002"}]
+
+
+def test_backspace_edits_the_driver_id() -> None:
+    assert type_keys("sDRV00X\x7f1\r")[1] == [{"action": "request", "driver_id": "DRV001"}]
+    assert type_keys("sAB\b") == ("A", [])
+
+
+def test_escape_cancels_the_typing_and_sends_nothing() -> None:
+    assert type_keys("sDRV001\x1b") == (None, [])
+
+
+def test_enter_with_no_driver_id_sends_nothing() -> None:
+    assert type_keys("s\r") == (None, [])
+
+
+def test_unknown_keys_are_ignored() -> None:
+    for key in "xz[A1 \t\x1b":
+        assert press(None, key) == Press(None)
+
+
+def test_action_and_quit_keys_are_letters_of_a_driver_id() -> None:
+    assert type_keys("sq-pk.s") == ("q-pk.s", [])
+
+
+def test_a_driver_id_is_at_most_32_characters() -> None:
+    assert type_keys("s" + "A" * 40) == ("A" * 32, [])
+
+
+@pytest.mark.parametrize(("typing", "key"), [(None, "q"), (None, "\x03"), ("DRV", "\x03")])
+def test_q_or_ctrl_c_quits(typing: str | None, key: str) -> None:
+    assert press(typing, key).quit
+
+
+# --- a real engine behind a real socket -----------------------------------------------------
+
+
+class Outbox:
+    """Stands in for the Kafka producer."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, _topic: Topic, message: Message) -> None:
+        self.sent.append(message)
+
+    def flush(self, _timeout: float = 0) -> int:
+        return 0
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def serving(runtime: EngineRuntime, path: Path) -> AsyncIterator[None]:
+    """The engine's control socket at `path`, as the engine serves it."""
+    task = asyncio.create_task(control.serve(runtime, path))
+    await until(path.exists, "the control socket")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def a_person_at_the_screen(path: Path) -> None:
+    outbox = Outbox()
+    runtime = EngineRuntime(SETTINGS, outbox, follow_commands=False)  # type: ignore[arg-type]
+    runtime.assign_identity("CP-A001", None, Decimal("0.35"))
+    client = Screen(path)
+
+    await asyncio.to_thread(client.poll)  # before the engine listens: it says so, and goes on
+    assert client.view.problem is not None
+
+    async with serving(runtime, path):
+        await asyncio.to_thread(client.poll)
+        assert client.view.problem is None
+        assert client.view.status is not None
+        assert (client.view.status.cp_id, client.view.status.phase) == ("CP-A001", str(Phase.READY))
+
+        assert await asyncio.to_thread(client.press, "k")
+        assert runtime.engine.faulty
+        assert client.view.status.health == "KO"  # the action's reply, shown at once
+        assert "fault injected" in client.view.notes[-1]
+        assert "fault injected" in plain(client.render())
+
+        await asyncio.to_thread(client.press, "o")
+        for key in "sDRV007\r":
+            await asyncio.to_thread(client.press, key)
+        (request,) = [m for m in outbox.sent if isinstance(m, SupplyRequest)]
+        assert (request.cp_id, request.driver_id) == ("CP-A001", "DRV007")
+        assert "supply requested for DRV007" in client.view.notes[-1]
+
+        for key in "sDRV 7\r":  # not an id: the engine refuses to read it, and the screen says why
+            await asyncio.to_thread(client.press, key)
+        assert client.view.refusal is not None
+        assert "bad request" in client.view.refusal
+        assert "driver_id" in client.view.refusal
+        assert not [m for m in outbox.sent if isinstance(m, SupplyRequest) and m.driver_id != "DRV007"]
+
+    path.unlink(missing_ok=True)  # the engine is gone, as when it restarts
+    await asyncio.to_thread(client.poll)
+    assert client.view.problem is not None
+    assert "the engine is not answering here" in plain(client.render())
+
+
+def test_the_screen_reads_and_drives_a_real_engine_through_its_socket(tmp_path: Path) -> None:
+    asyncio.run(a_person_at_the_screen(tmp_path / "engine.sock"))
+
+
+async def a_status_reply(path: Path) -> control.Reply:
+    runtime = EngineRuntime(SETTINGS, Outbox(), follow_commands=False)  # type: ignore[arg-type]
+    runtime.perform("fault")
+    async with serving(runtime, path):
+        return await asyncio.to_thread(control.ask, path, {"action": "status", "driver_id": None})
+
+
+def test_the_control_reply_carries_the_engines_notes(tmp_path: Path) -> None:
+    reply = asyncio.run(a_status_reply(tmp_path / "engine.sock"))
+    (note,) = reply.notes
+    assert note.endswith("fault injected (KO)")
+    assert control.Reply.model_validate_json(reply.model_dump_json()) == reply
+
+
+def test_with_no_engine_the_screen_says_so_and_keys_do_not_crash_it(tmp_path: Path) -> None:
+    client = Screen(tmp_path / "missing.sock")
+    client.poll()
+    assert client.press("p")
+    text = plain(client.render())
+    assert "the engine is not answering here: No such file or directory" in text
+    assert "missing.sock" in text
+
+
+def test_the_loop_polls_redraws_and_stops_at_q(tmp_path: Path) -> None:
+    client = Screen(tmp_path / "missing.sock")
+    typed = iter(["", "s", "A\x1b", "pq", "never read"])
+    shown: list[str] = []
+    screen.run(client, lambda _timeout: next(typed), lambda panel: shown.append(plain(panel)), period=0)
+    assert len(shown) == 4  # the first draw, then one per read of the keys until q
+    assert all("the engine is not answering here" in text for text in shown)
+    assert "driver id: _" in shown[2]
+    assert HELP in shown[3]
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_charger_screen_without_a_terminal_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.main(["screen"]) == 2
+    assert capsys.readouterr().err.strip() == cli.NO_TERMINAL
+
+
+def test_charger_screen_has_no_json() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["screen", "--json"])
+    assert exit_info.value.code == 2
+
+
+# --- on a real terminal -------------------------------------------------------------------------
+
+
+class Terminal:
+    """A pseudo-terminal, 120 columns wide, that `charger screen` runs on."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.output = b""
+
+    def read_until(self, done: Callable[[], bool], what: str, timeout: float = 20) -> None:
+        """Keep reading what is drawn (so the screen never blocks on a full terminal)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; drawn: {self.output[-2000:]!r}")
+            if select.select([self.master], [], [], 0.05)[0]:
+                self.output += os.read(self.master, 65536)
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.mark.parametrize("quit_by", ["q", "Ctrl-C"])
+def test_on_a_terminal_the_screen_quits_and_restores_the_terminal(tmp_path: Path, quit_by: str) -> None:
+    terminal = Terminal()
+    before = termios.tcgetattr(terminal.slave)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ENGINE_DIR),
+        "ENGINE_CONTROL_SOCKET": str(tmp_path / "missing.sock"),
+        "TERM": "xterm-256color",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cp_engine.cli", "screen"],
+        stdin=terminal.slave,
+        stdout=terminal.slave,
+        stderr=terminal.slave,
+        env=environment,
+        start_new_session=True,
+    )
+    try:
+        terminal.read_until(lambda: b"the engine is not answering here" in terminal.output, "the panel")
+        terminal.read_until(lambda: termios.tcgetattr(terminal.slave) != before, "cbreak mode")
+        if quit_by == "q":
+            os.write(terminal.master, b"q")
+        else:  # what the terminal does on Ctrl-C for the program in its foreground
+            process.send_signal(signal.SIGINT)
+        terminal.read_until(lambda: process.poll() is not None, "the screen to quit")
+        assert process.returncode == 0, terminal.output[-2000:]
+        assert b"Traceback" not in terminal.output
+        assert termios.tcgetattr(terminal.slave) == before
+    finally:
+        process.kill()
+        process.wait()
+        terminal.close()
