@@ -18,7 +18,7 @@ So a site cannot authorise a supply, bill a driver or command another CP, and a 
 cannot pretend to be a charging point. READ and WRITE imply DESCRIBE in Kafka's
 authorizer, which is all the metadata and offset look-ups these clients make, and WRITE
 on a topic is what an idempotent producer's id needs (KIP-679), so nothing else is
-granted. Pure data: create_topics applies it (evcharging.kafka.apply_acls).
+granted. Pure data: create_topics applies it (evcharging.kafka_admin.apply_acls).
 """
 
 from __future__ import annotations

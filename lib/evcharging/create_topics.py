@@ -18,7 +18,8 @@ from confluent_kafka.admin import AdminClient
 
 from evcharging import acl
 from evcharging.config import KafkaSettings, env_int
-from evcharging.kafka import apply_acls, client_config, create_topics, upsert_users
+from evcharging.kafka import client_config
+from evcharging.kafka_admin import apply_acls, create_topics, upsert_users
 from evcharging.logs import setup
 
 

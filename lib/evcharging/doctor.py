@@ -32,7 +32,7 @@ from confluent_kafka.admin import AdminClient
 
 from evcharging import acl
 from evcharging.central_tls import CentralTls, TlsSetupError, explain_tls_failure
-from evcharging.kafka import Failure, KafkaSecurity, check_certificate, classify, sentence
+from evcharging.kafka_security import Failure, KafkaSecurity, check_certificate, classify, sentence
 
 TIMEOUT = 5.0
 """Seconds for each network step: a lab's network answers in far less."""

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError
 
-from evcharging import health
-from evcharging import kafka as k
-from evcharging.kafka import ClientWatch, KafkaSecurity
+from evcharging import health, kafka
+from evcharging import kafka_security as k
+from evcharging.kafka_security import ClientWatch, KafkaSecurity
 
 SITE = KafkaSecurity("SASL_SSL", "site", "secret", "/etc/evcharging/ca.crt")
 PLAIN = KafkaSecurity()
@@ -134,9 +134,9 @@ def test_every_client_config_carries_the_security_and_the_watch(monkeypatch: pyt
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "pw")
     monkeypatch.delenv("KAFKA_CA_FILE", raising=False)
     for config in (
-        k.producer_config("h:9095", "p"),
-        k.consumer_config("h:9095", "g"),
-        k.client_config("h:9095"),
+        kafka.producer_config("h:9095", "p"),
+        kafka.consumer_config("h:9095", "g"),
+        kafka.client_config("h:9095"),
     ):
         assert config["security.protocol"] == "SASL_SSL"
         assert config["sasl.username"] == "driver"
@@ -240,11 +240,11 @@ def test_a_failure_is_said_once_however_often_librdkafka_retries(
     caplog: pytest.LogCaptureFixture, problem_file: Path
 ) -> None:
     watch = ClientWatch("localhost:29095", SITE)
-    with caplog.at_level(logging.INFO, logger="evcharging.kafka"):
+    with caplog.at_level(logging.INFO, logger="evcharging.kafka_security"):
         for _ in range(5):
             watch.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
             watch.on_stats(DOWN)
-    said = [r.getMessage() for r in caplog.records if r.name == "evcharging.kafka"]
+    said = [r.getMessage() for r in caplog.records if r.name == "evcharging.kafka_security"]
     assert said == [watch.problem]
     assert health.problem(problem_file) == watch.problem
 
@@ -254,7 +254,7 @@ def test_the_problem_is_cleared_once_the_client_gets_in(
 ) -> None:
     watch = ClientWatch("localhost:29095", SITE)
     watch.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
-    with caplog.at_level(logging.INFO, logger="evcharging.kafka"):
+    with caplog.at_level(logging.INFO, logger="evcharging.kafka_security"):
         watch.on_stats(up())
     assert watch.problem is None
     assert not problem_file.exists()
@@ -273,7 +273,7 @@ def test_two_clients_with_one_problem_say_it_once_and_clear_it_together(
     caplog: pytest.LogCaptureFixture, problem_file: Path
 ) -> None:
     producer, consumer = ClientWatch("localhost:29095", SITE), ClientWatch("localhost:29095", SITE)
-    with caplog.at_level(logging.ERROR, logger="evcharging.kafka"):
+    with caplog.at_level(logging.ERROR, logger="evcharging.kafka_security"):
         producer.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
         consumer.log(logging.ERROR, "%s [%s] %s", "FAIL", "rdkafka#consumer-2", BAD_CREDENTIALS)
     assert len(caplog.records) == 1
@@ -301,7 +301,7 @@ def test_librdkafka_lines_about_a_said_failure_are_dropped_others_kept(
         watch.log(
             logging.WARNING, "%s [%s] %s", "GETPID", "rdkafka#producer-1", "Coordinator load in progress"
         )
-    assert [r.name for r in caplog.records] == ["evcharging.kafka", "librdkafka"]
+    assert [r.name for r in caplog.records] == ["evcharging.kafka_security", "librdkafka"]
     assert "Coordinator load in progress" in caplog.records[1].getMessage()
 
 
@@ -353,7 +353,7 @@ def test_a_problem_said_by_another_process_goes_once_a_client_here_gets_in(
     the container's health; the next driver command that gets in clears it."""
     health.report_problem(k.sentence(k.Failure("credentials", "central", 9095, ""), SITE))
     watch = ClientWatch("central:9095", SITE)
-    with caplog.at_level(logging.INFO, logger="evcharging.kafka"):
+    with caplog.at_level(logging.INFO, logger="evcharging.kafka_security"):
         watch.on_stats(up())
     assert not problem_file.exists()
     assert "the problem reported before is over" in caplog.text

@@ -36,10 +36,11 @@ from confluent_kafka.admin import (
 )
 
 from cp_engine.commands import CommandFeed
-from evcharging import acl, health
-from evcharging import kafka as k
+from evcharging import acl, health, kafka_admin
+from evcharging import kafka_security as k
 from evcharging import messages as m
-from evcharging.kafka import ContractProducer, KafkaSecurity, client_config, consumer_config, producer_config
+from evcharging.kafka import ContractProducer, client_config, consumer_config, producer_config
+from evcharging.kafka_security import KafkaSecurity
 from evcharging.partitioning import partition_for
 from evcharging.topics import CP_COMMANDS, DRIVER_RESPONSES, TELEMETRY, TICKETS, Topic
 from tests.support.scripted_central import Plan, ScriptedCentral
@@ -300,7 +301,7 @@ def test_a_wrong_password_is_said_once_and_nothing_is_produced(
     wait_until(
         lambda: engine.poll(0.2) >= 0 and len(attempts) >= seen + 3, SIGN_IN_TIMEOUT, "librdkafka's retries"
     )
-    assert [r.getMessage() for r in caplog.records if r.name == "evcharging.kafka"] == [problem]
+    assert [r.getMessage() for r in caplog.records if r.name == "evcharging.kafka_security"] == [problem]
     assert not [r for r in caplog.records if r.name == "librdkafka" and "SASL" in r.getMessage()]
     assert engine.flush(0) == 1, "the telemetry is still waiting"
     assert high_watermark(infra.kafka_bootstrap, TELEMETRY, cp_id) == before
@@ -367,13 +368,13 @@ def test_a_changed_password_lets_the_client_in_and_clears_the_problem(
     """What kafka-setup does at the next start when .env has a new password: the client
     that was refused gets in at its next retry, and the health problem goes."""
     user = f"test-{uid()}"
-    k.upsert_users(admin, {user: "old-password"})
+    kafka_admin.upsert_users(admin, {user: "old-password"})
     try:
         with signed_in_as(monkeypatch, user, "new-password", ca_file):
             consumer = Consumer(consumer_config(external, f"test-{uid()}"))
         try:
             wait_until(lambda: said(consumer, problem_file), SIGN_IN_TIMEOUT, "the refusal to be said")
-            k.upsert_users(admin, {user: "new-password"})
+            kafka_admin.upsert_users(admin, {user: "new-password"})
             wait_until(
                 lambda: said(consumer, problem_file) is None, SIGN_IN_TIMEOUT, "the problem to be cleared"
             )
@@ -390,7 +391,7 @@ def test_a_changed_password_lets_the_client_in_and_clears_the_problem(
 
 def test_the_acls_converge_on_the_contract(admin: AdminClient) -> None:
     """A re-run adds nothing; an ACL the contract does not grant a role is taken away."""
-    assert k.apply_acls(admin) == (0, 0)
+    assert kafka_admin.apply_acls(admin) == (0, 0)
     extra = AclBinding(
         ResourceType.TOPIC,
         TICKETS.name,
@@ -403,6 +404,10 @@ def test_the_acls_converge_on_the_contract(admin: AdminClient) -> None:
     for future in admin.create_acls([extra]).values():
         future.result()
     try:
-        wait_until(lambda: k.apply_acls(admin) == (0, 1), SIGN_IN_TIMEOUT, "the stray ACL to be removed")
+        wait_until(
+            lambda: kafka_admin.apply_acls(admin) == (0, 1), SIGN_IN_TIMEOUT, "the stray ACL to be removed"
+        )
     finally:
-        wait_until(lambda: k.apply_acls(admin) == (0, 0), SIGN_IN_TIMEOUT, "the contract's ACLs alone")
+        wait_until(
+            lambda: kafka_admin.apply_acls(admin) == (0, 0), SIGN_IN_TIMEOUT, "the contract's ACLs alone"
+        )

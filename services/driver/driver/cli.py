@@ -19,6 +19,8 @@ from driver.bus import BrokerUnreachable, DriverBus, Inbox
 from driver.commands import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Timing
 from driver.output import JsonOutput, Output
 from driver.screen import RichOutput
+from evcharging import health
+from evcharging.kafka_security import is_sign_in_problem
 from evcharging.logs import setup
 
 COMMANDS = ("list", "charge", "run", "tickets", "standby", "interactive")
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args, bus, out, Timing(answer=args.timeout))
     except BrokerUnreachable:
-        out.error(texts.kafka_unreachable(args.broker))
+        out.error(texts.kafka_unreachable(args.broker, sign_in_problem()))
         return EXIT_ERROR
     except KeyboardInterrupt:
         out.error(
@@ -105,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         bus.close()
+
+
+def sign_in_problem() -> str | None:
+    """Why the broker refused this app's sign-in, if its Kafka client said so (it says it
+    in the health problem file: evcharging.kafka_security), or None."""
+    problem = health.problem()
+    return problem if is_sign_in_problem(problem) else None
 
 
 def _dispatch(args: argparse.Namespace, bus: DriverBus, out: Output, timing: Timing) -> int:

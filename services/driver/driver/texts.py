@@ -66,7 +66,10 @@ def central_silent(cp_id: str, waited: float) -> str:
     )
 
 
-def kafka_unreachable(bootstrap: str) -> str:
+def kafka_unreachable(bootstrap: str, why: str | None = None) -> str:
+    """`why`: the broker refused this app's sign-in, in the sentence that says what to change."""
+    if why:
+        return f"Cannot use the network's message broker at {bootstrap}: {why}."
     return f"Cannot reach the network's message broker at {bootstrap}. Check KAFKA_BOOTSTRAP or --broker."
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from driver import texts
+from driver import cli, texts
 from driver.batch import BatchFileError, parse_batch
 from driver.cli import translate_legacy
+from evcharging import health
 from evcharging.messages import CpState, DenialReason, EndReason
 
 
@@ -62,3 +64,23 @@ def test_a_bad_line_is_named() -> None:
 )
 def test_the_seed_form_still_works(argv: list[str], expected: list[str]) -> None:
     assert translate_legacy(argv) == expected
+
+
+def test_a_refused_sign_in_is_said_instead_of_an_unreachable_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    problem_file = tmp_path / "problem"
+    monkeypatch.setattr(health, "PROBLEM_PATH", problem_file)
+    assert cli.sign_in_problem() is None
+    assert texts.kafka_unreachable("central:9095", None).startswith(
+        "Cannot reach the network's message broker"
+    )
+
+    refused = "Kafka at central:9095 refuses user 'driver' (wrong password or unknown user): fix it"
+    health.report_problem(refused)
+    assert cli.sign_in_problem() == refused
+    assert texts.kafka_unreachable("central:9095", cli.sign_in_problem()) == (
+        f"Cannot use the network's message broker at central:9095: {refused}."
+    )
+    health.report_problem("the database refuses user 'evcharging'")  # not the broker's
+    assert cli.sign_in_problem() is None
