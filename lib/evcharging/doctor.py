@@ -195,7 +195,12 @@ def kafka_permissions(bootstrap: str, security: KafkaSecurity) -> str:
             f"'{role.user}' may not {', '.join(missing)}: restore the ACLs on the central "
             "(docker compose run --rm kafka-setup)"
         )
-    return f"may do what a {role.user} does ({len(role.writes)} topics written, {len(role.reads)} read)"
+    topics = (
+        ", ".join(f"writes {t.name}" for t in role.writes)
+        + ", "
+        + ", ".join(f"reads {t.name}" for t in role.reads)
+    )
+    return f"may do what a {role.user} does ({topics})"
 
 
 def auth_certificate(host: str, port: int, ca_file: Path) -> str:
