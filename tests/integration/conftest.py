@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.central_auth import CpEvents, TestRun
 from tests.support.scripted_central import ScriptedCentral
 from tests.support.stack import Infra
 
@@ -18,3 +19,19 @@ def central(infra: Infra) -> Iterator[ScriptedCentral]:
         yield scripted
     finally:
         scripted.stop()
+
+
+@pytest.fixture
+def run(infra: Infra) -> Iterator[TestRun]:
+    """This test's CP ids, apart from every other test's; its CPs are deleted afterwards."""
+    test_run = TestRun()
+    yield test_run
+    test_run.forget_cps(infra)
+
+
+@pytest.fixture
+def events(infra: Infra) -> Iterator[CpEvents]:
+    """What central-auth publishes about CPs, from the start of the test."""
+    reader = CpEvents(infra)
+    yield reader
+    reader.close()

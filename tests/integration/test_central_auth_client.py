@@ -9,7 +9,6 @@ import itertools
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,34 +19,12 @@ from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault
 from evcharging.wire import Authenticated, Heartbeat, HeartbeatAck
 from tests.support.central_auth import CpEvents, TestRun, WireClient, central_auth
 from tests.support.stack import ROOT, Infra, free_port
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
 PROFILE = CpProfile("Bench, bay 1", Decimal("0.333"))
 QUICK = Backoff(initial=0.2, maximum=2.0, jitter=0.1)
-
-
-@pytest.fixture
-def run(infra: Infra) -> Iterator[TestRun]:
-    run = TestRun()
-    yield run
-    run.forget_cps(infra)
-
-
-@pytest.fixture
-def events(infra: Infra) -> Iterator[CpEvents]:
-    reader = CpEvents(infra)
-    yield reader
-    reader.close()
-
-
-async def _until(condition: object, timeout: float, what: str) -> None:
-    """Poll a condition from async code, bounded like tests.support.waiting.wait_until."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_a_hand_run_cp_registers_once_then_authenticates_with_its_saved_credential(
@@ -115,15 +92,19 @@ def test_the_client_reconnects_with_backoff_and_reauthenticates_after_central_au
             claimed.append(cp_id)
             health["now"] = EngineHealth.KO
             client.nudge()
-            await _until(lambda: "fault" in events.types_of(cp_id), 10, "the fault on Kafka")
+            await wait_until_async(lambda: "fault" in events.types_of(cp_id), 10, "the fault on Kafka")
             before = client.connection_id
             await asyncio.to_thread(first.kill)
-            await _until(lambda: client.state is LinkState.BACKING_OFF, 10, "the client to back off")
-            await _until(lambda: sum(s is LinkState.BACKING_OFF for _, s in states) >= 3, 15, "a few retries")
+            await wait_until_async(
+                lambda: client.state is LinkState.BACKING_OFF, 10, "the client to back off"
+            )
+            await wait_until_async(
+                lambda: sum(s is LinkState.BACKING_OFF for _, s in states) >= 3, 15, "a few retries"
+            )
             await asyncio.to_thread(
                 servers.enter_context, central_auth(infra, run, tmp_path / "second.log", port=port)
             )
-            await _until(
+            await wait_until_async(
                 lambda: client.state is LinkState.AUTHENTICATED and client.connection_id != before,
                 20,
                 "the client to authenticate again",
@@ -131,7 +112,7 @@ def test_the_client_reconnects_with_backoff_and_reauthenticates_after_central_au
             assert client.cp_id == cp_id
             health["now"] = EngineHealth.OK
             client.nudge()
-            await _until(lambda: "recovery" in events.types_of(cp_id), 10, "the recovery on Kafka")
+            await wait_until_async(lambda: "recovery" in events.types_of(cp_id), 10, "the recovery on Kafka")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -206,7 +187,9 @@ def test_heartbeats_are_stretched_as_cps_connect_and_the_client_follows(
             assert client.heartbeat_interval == 1.0
             others = await asyncio.to_thread(_connect_four_more, port)
             assert [reply.heartbeat_interval for reply in others] == [1.0, 1.5, 2.0, 2.5]
-            await _until(lambda: client.heartbeat_interval == 2.5, 5, "the client to adopt the new terms")
+            await wait_until_async(
+                lambda: client.heartbeat_interval == 2.5, 5, "the client to adopt the new terms"
+            )
             await asyncio.sleep(4)  # silent past the base 3 s timeout, within the new 7.5 s
             assert client.state is LinkState.AUTHENTICATED
             assert await asyncio.to_thread(_last_is_still_served)

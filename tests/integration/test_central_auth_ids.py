@@ -23,13 +23,6 @@ REPLICAS = 5
 
 
 @pytest.fixture
-def run(infra: Infra) -> Iterator[TestRun]:
-    run = TestRun()
-    yield run
-    run.forget_cps(infra)
-
-
-@pytest.fixture
 def server(infra: Infra, run: TestRun, tmp_path: Path) -> Iterator[AuthProcess]:
     with central_auth(infra, run, tmp_path / "central-auth.log") as process:
         yield process

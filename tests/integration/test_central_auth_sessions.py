@@ -47,13 +47,6 @@ def server(infra: Infra, run: TestRun, tmp_path_factory: pytest.TempPathFactory)
         yield process
 
 
-@pytest.fixture
-def events(infra: Infra) -> Iterator[CpEvents]:
-    reader = CpEvents(infra)
-    yield reader
-    reader.close()
-
-
 def test_a_cp_lifecycle_publishes_its_events_in_order_keyed_by_cp(
     server: AuthProcess, run: TestRun, events: CpEvents
 ) -> None:

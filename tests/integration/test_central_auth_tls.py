@@ -37,9 +37,9 @@ from tests.support.central_auth import (
     TestRun,
     TlsWireClient,
     central_auth,
-    make_pki,
     tls_environment,
 )
+from tests.support.pki import make_pki
 from tests.support.processes import ServiceProcess
 from tests.support.stack import Infra, free_port
 from tests.support.waiting import wait_until
@@ -61,20 +61,6 @@ class Pki:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     root = tmp_path_factory.mktemp("pki")
     return Pki(make_pki(root / "project"), make_pki(root / "foreign"))
-
-
-@pytest.fixture
-def run(infra: Infra) -> Iterator[TestRun]:
-    test_run = TestRun()
-    yield test_run
-    test_run.forget_cps(infra)
-
-
-@pytest.fixture
-def events(infra: Infra) -> Iterator[CpEvents]:
-    reader = CpEvents(infra)
-    yield reader
-    reader.close()
 
 
 @dataclass(frozen=True)

@@ -70,13 +70,6 @@ class ChargingPoint:
 
 
 @pytest.fixture
-def run(infra: Infra) -> Iterator[TestRun]:
-    test_run = TestRun()
-    yield test_run
-    test_run.forget_cps(infra)
-
-
-@pytest.fixture
 def auth(infra: Infra, run: TestRun, tmp_path: Path) -> Iterator[AuthProcess]:
     with central_auth(infra, run, tmp_path / "auth.log") as server:
         yield server

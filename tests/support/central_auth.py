@@ -204,25 +204,6 @@ class TlsWireClient(WireClient):
             raise
 
 
-def make_pki(directory: Path) -> Path:
-    """A project CA and the central's certificate in `directory`, by scripts/pki.sh
-    (names: localhost, kafka, central-auth, 127.0.0.1)."""
-    made = subprocess.run(
-        [ROOT / "scripts" / "pki.sh", directory],
-        env={
-            **os.environ,
-            "EVCHARGING_ENV_FILE": os.devnull,
-            "CENTRAL_HOST": "",
-            "KAFKA_KEYSTORE_PASSWORD": secrets.token_urlsafe(16),
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    return directory
-
-
 def tls_environment(pki: Path, port: int) -> dict[str, str]:
     """central-auth's variables for a TLS listener on `port` with the certificate in `pki`."""
     return {

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from evcharging.config import DatabaseSettings
+from tests.support.pki import make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_stack_environment() -> dict[str, str]:
     secrets.unlink(missing_ok=True)
     subprocess.run([ROOT / "scripts" / "dotenv.sh", "secrets", secrets], check=True, capture_output=True)
     central_host = docker_gateway()
-    pki = make_pki(ROOT / "test-results" / f"{TEST_PROJECT}-pki", secrets, central_host)
+    pki = make_pki(ROOT / "test-results" / f"{TEST_PROJECT}-pki", central_host, env_file=secrets)
     images = ROOT / "infra" / "images.env"
     return {
         **(read_env_file(images) if images.exists() else {}),
@@ -83,25 +83,6 @@ def docker_gateway() -> str:
     ).stdout.strip()
     assert out, "the Docker bridge network has no gateway"
     return out
-
-
-def make_pki(directory: Path, env_file: Path, central_host: str) -> Path:
-    """A fresh project CA in `directory`, and the central's certificate for `central_host`."""
-    shutil.rmtree(directory, ignore_errors=True)
-    made = subprocess.run(
-        [ROOT / "scripts" / "pki.sh", directory],
-        env={
-            **os.environ,
-            "EVCHARGING_ENV_FILE": str(env_file),
-            "CENTRAL_HOST": central_host,
-            "KAFKA_KEYSTORE_PASSWORD": "",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    return directory
 
 
 def stack_settings() -> dict[str, str]:

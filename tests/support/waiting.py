@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -31,3 +32,14 @@ def wait_until(condition: Callable[[], T | None], timeout: float, what: str, int
             detail = f" (last error: {last_error!r})" if last_error else ""
             raise TimedOut(f"timed out after {timeout:g} s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+async def wait_until_async(
+    condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """wait_until for a test's event loop: polls without blocking it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise TimedOut(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)

@@ -3,42 +3,25 @@ when they are not, what a failed handshake is called, and how often it is told."
 
 from __future__ import annotations
 
-import os
 import shutil
 import ssl
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from central_auth.settings import AuthSettings
 from central_auth.tls import FailureLog, TlsFiles, TlsSetupError, describe_handshake_failure, server_context
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _pki(directory: Path) -> Path:
-    subprocess.run(
-        [ROOT / "scripts" / "pki.sh", directory],
-        env={
-            **os.environ,
-            "EVCHARGING_ENV_FILE": os.devnull,
-            "KAFKA_KEYSTORE_PASSWORD": "unit-test-password",
-        },
-        capture_output=True,
-        check=True,
-    )
-    return directory
+from tests.support.pki import make_pki
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _pki(tmp_path_factory.mktemp("pki"))
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _pki(tmp_path_factory.mktemp("other-pki"))
+    return make_pki(tmp_path_factory.mktemp("other-pki"))
 
 
 def _setup_error(cert: Path, key: Path) -> str:

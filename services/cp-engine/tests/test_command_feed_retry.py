@@ -5,18 +5,13 @@ trying rather than lose its commands for good."""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from cp_engine import runtime as runtime_module
 from cp_engine.runtime import EngineRuntime
-from cp_engine.settings import Settings
-from cp_engine.simulation import Charger
-
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
+from tests.support.engine import SETTINGS
 
 
 class Feed:

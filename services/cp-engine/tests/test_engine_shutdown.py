@@ -14,10 +14,9 @@ import pytest
 from cp_engine import charging
 from cp_engine.charging import Engine, Phase
 from cp_engine.runtime import STOP_FLUSH_SECONDS, EngineRuntime
-from cp_engine.settings import Settings
-from cp_engine.simulation import Charger
 from evcharging import messages as m
 from evcharging.topics import SUPPLY_ENDED, TELEMETRY, Topic
+from tests.support.engine import SETTINGS
 from tests.support.processes import stop_when_ready
 
 PRICE = Decimal("0.350")
@@ -95,9 +94,6 @@ class Producer:
     def flush(self, timeout: float = 10.0) -> int:
         self.flushes.append(timeout)
         return self.unacknowledged
-
-
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
 
 
 def test_closing_the_runtime_sends_the_end_then_flushes_within_the_bound() -> None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from pathlib import Path
 
 from cp_engine.monitor_link import MonitorLink
 from cp_engine.runtime import EngineRuntime
-from cp_engine.settings import Settings
-from cp_engine.simulation import Charger
 from evcharging.engine_link import (
     AssignIdentity,
     Attach,
@@ -23,24 +20,8 @@ from evcharging.engine_link import (
     to_frame,
 )
 from evcharging.framing import FrameDecoder
-from evcharging.messages import EngineHealth, Message
-from evcharging.topics import Topic
-
-
-class Outbox:
-    """Stands in for the Kafka producer: the link never sends to Kafka itself."""
-
-    def __init__(self) -> None:
-        self.sent: list[Message] = []
-
-    def send(self, _topic: Topic, message: Message) -> None:
-        self.sent.append(message)
-
-    def flush(self, _timeout: float = 0) -> int:
-        return 0
-
-
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
+from evcharging.messages import EngineHealth
+from tests.support.engine import SETTINGS, Outbox
 
 
 class Peer:

@@ -32,13 +32,11 @@ from cp_engine.charging import Phase
 from cp_engine.control import Snapshot
 from cp_engine.runtime import EngineRuntime
 from cp_engine.screen import HELP, Press, Screen, View, press, render
-from cp_engine.settings import Settings
-from cp_engine.simulation import Charger
-from evcharging.messages import Message, SupplyRequest
-from evcharging.topics import Topic
+from evcharging.messages import SupplyRequest
+from tests.support.engine import SETTINGS, Outbox
+from tests.support.waiting import wait_until_async
 
 ENGINE_DIR = Path(__file__).resolve().parents[1]
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
 
 SUPPLYING = Snapshot(
     cp_id="CP-A001",
@@ -202,32 +200,11 @@ def test_q_or_ctrl_c_quits(typing: str | None, key: str) -> None:
 # --- a real engine behind a real socket -----------------------------------------------------
 
 
-class Outbox:
-    """Stands in for the Kafka producer."""
-
-    def __init__(self) -> None:
-        self.sent: list[Message] = []
-
-    def send(self, _topic: Topic, message: Message) -> None:
-        self.sent.append(message)
-
-    def flush(self, _timeout: float = 0) -> int:
-        return 0
-
-
-async def until(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 @contextlib.asynccontextmanager
 async def serving(runtime: EngineRuntime, path: Path) -> AsyncIterator[None]:
     """The engine's control socket at `path`, as the engine serves it."""
     task = asyncio.create_task(control.serve(runtime, path))
-    await until(path.exists, "the control socket")
+    await wait_until_async(path.exists, 5.0, "the control socket")
     try:
         yield
     finally:

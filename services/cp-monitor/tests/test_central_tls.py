@@ -3,8 +3,6 @@ central-auth written to the health problem file until it is authenticated again.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,8 +10,7 @@ import pytest
 from cp_monitor.monitor import Monitor
 from cp_monitor.settings import parse
 from evcharging import health
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.pki import make_pki
 
 
 @pytest.fixture
@@ -30,16 +27,7 @@ def test_without_central_tls_ca_the_monitor_speaks_plain_tcp(environment: pytest
 def test_with_central_tls_ca_the_monitor_verifies_central_auth_with_that_ca(
     environment: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    subprocess.run(
-        [ROOT / "scripts" / "pki.sh", tmp_path],
-        env={
-            **os.environ,
-            "EVCHARGING_ENV_FILE": os.devnull,
-            "KAFKA_KEYSTORE_PASSWORD": "unit-test-password",
-        },
-        capture_output=True,
-        check=True,
-    )
+    make_pki(tmp_path)
     environment.setenv("CENTRAL_TLS_CA", str(tmp_path / "ca.crt"))
     settings = parse(["127.0.0.1:7100", "central.example:7443"])
     assert settings.central_tls is not None
