@@ -147,7 +147,7 @@ def test_a_monitor_stopped_alone_closes_its_session_at_once(stack: Stack, cp_id:
     connections = TopicTail(infra_addresses().kafka_bootstrap, [CP_CONNECTIONS])
     try:
         started = time.monotonic()
-        stack.supervisorctl(1, "stop", "monitor")
+        stack.supervisorctl(1, "stop", "cp:monitor")
         STOP_TIMES["monitor process"] = took = round(time.monotonic() - started, 2)
         gone = wait_until(
             lambda: [e for e in connections.of(cp_id) if isinstance(e, m.CpDisconnected)],
@@ -161,8 +161,8 @@ def test_a_monitor_stopped_alone_closes_its_session_at_once(stack: Stack, cp_id:
     said = compose("logs", "--no-log-prefix", "--since", "2m", "cp-engine").stdout
     assert "stopped: monitor (exit status 0)" in said, said[-3000:]
     assert "Traceback" not in said, said[-3000:]
-    assert "RUNNING" in stack.supervisorctl(1, "status", "engine")
-    stack.supervisorctl(1, "start", "monitor")
+    assert "RUNNING" in stack.supervisorctl(1, "status", "cp:engine")
+    stack.supervisorctl(1, "start", "cp:monitor")
     stack.wait_states({cp_id: "activado"}, timeout=60)
 
 

@@ -169,7 +169,7 @@ def test_a_restarted_central_shows_every_cp_disconnected_until_it_returns(
 def every_monitor(stack: Stack, replicas: int, verb: str) -> None:
     """`supervisorctl stop|start monitor` in every CP container: the engines stay up."""
     for index in range(1, replicas + 1):
-        stack.supervisorctl(index, verb, "monitor")
+        stack.supervisorctl(index, verb, "cp:monitor")
 
 
 def test_a_new_cp_registers_and_becomes_available(stack: Stack, cps: list[str]) -> None:

@@ -40,8 +40,8 @@ def test_up_scale_down() -> None:
         status = ("exec", "-T", "--index", str(index), "cp-engine", "supervisorctl", "status")
         processes = compose(*status).stdout
         assert [line.split()[:2] for line in processes.splitlines()] == [
-            ["engine", "RUNNING"],
-            ["monitor", "RUNNING"],
+            ["cp:engine", "RUNNING"],
+            ["cp:monitor", "RUNNING"],
         ], processes
 
     down = make("down")

@@ -62,7 +62,7 @@ class Stack:
     def kill_process(self, index: int, program: str) -> None:
         """SIGKILL the `engine` or the `monitor` of CP container `index`: a crash of that
         process alone, which supervisord answers by starting it again."""
-        self.supervisorctl(index, "signal", "KILL", program)
+        self.supervisorctl(index, "signal", "KILL", f"cp:{program}")
 
     def crash_container(self, index: int) -> None:
         """SIGKILL the CP container's first process from the host, as a crash (not a
