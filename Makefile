@@ -7,10 +7,11 @@ COMPOSE := docker compose
 VENV := .venv
 PY := $(VENV)/bin/python
 CP ?= 3
-# `make up ROLE=… CENTRAL_HOST=… KIT=… CP=…`: empty means "as .env says" (scripts/role.sh).
+# `make up ROLE=… CENTRAL_HOST=… KIT=… CP=… KAFKA_NODES=1|3`: empty means "as .env says" (scripts/role.sh).
 ROLE ?=
 CENTRAL_HOST ?=
 KIT ?=
+KAFKA_NODES ?=
 CP_AT_SITE = $(if $(filter command line,$(origin CP)),$(CP),)
 
 .DEFAULT_GOAL := help
@@ -36,7 +37,7 @@ preflight: images ## check that the data volumes were made with this .env's secr
 	@scripts/preflight.sh
 
 up: images ## start this machine's part, wait until healthy: everything, or ROLE=central|site|driver (docs/deploy.md)
-	@ROLE=$(ROLE) CENTRAL_HOST=$(CENTRAL_HOST) KIT=$(KIT) CP=$(CP_AT_SITE) scripts/role.sh
+	@ROLE=$(ROLE) CENTRAL_HOST=$(CENTRAL_HOST) KIT=$(KIT) CP=$(CP_AT_SITE) KAFKA_NODES=$(KAFKA_NODES) scripts/role.sh
 
 down: ## stop and remove the stack's containers (data volumes are kept)
 	$(COMPOSE) down --remove-orphans

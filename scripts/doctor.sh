@@ -23,7 +23,7 @@ ca="$(cd "${pki:-pki}" 2>/dev/null && pwd)/ca.crt"
 # Passwords go in a private file, not on the command line (where `ps` would show them).
 settings="$(mktemp)"
 trap 'rm -f "$settings"' EXIT
-for name in ROLE CENTRAL_HOST KAFKA_EXTERNAL_PORT AUTH_TLS_PORT AUTH_TLS_HOST_PORT WEB_HOST_PORT \
+for name in ROLE CENTRAL_HOST KAFKA_BROKERS KAFKA_NODES KAFKA_EXTERNAL_PORT KAFKA_EXTERNAL_PORT_2 KAFKA_EXTERNAL_PORT_3 AUTH_TLS_PORT AUTH_TLS_HOST_PORT WEB_HOST_PORT \
             DB_HOST_PORT KAFKA_HOST_PORT KAFKA_CENTRAL_PASSWORD KAFKA_SITE_PASSWORD KAFKA_DRIVER_PASSWORD; do
   value="$(setting "$name")"
   [ -z "$value" ] || echo "$name=$value" >>"$settings"

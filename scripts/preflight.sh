@@ -17,6 +17,25 @@ project="${COMPOSE_PROJECT_NAME:-evcharging}"
 volume="${project}_db-data"
 say() { printf '[preflight] %s\n' "$*" >&2; }
 
+# Kafka's data belongs to the number of nodes that wrote it: one broker's topics have a
+# single replica, a cluster's have three spread over its nodes. Neither runs on the other.
+exists() { docker volume inspect "$1" >/dev/null 2>&1; }
+nodes=1; [[ "${COMPOSE_FILE:-}" == *kafka-cluster.yml* ]] && nodes=3
+if exists "${project}_kafka-data"; then
+  made=1; exists "${project}_kafka-2-data" && made=3
+  if [ "$made" != "$nodes" ]; then
+    cat >&2 <<EOT
+[preflight] Kafka's data (the volume '${project}_kafka-data') was written by $made node(s); KAFKA_NODES is now $nodes.
+[preflight] Two ways out:
+[preflight]   1. keep it: make up KAFKA_NODES=$made;
+[preflight]   2. let Kafka start afresh with $nodes node(s): make down, then
+[preflight]      docker volume rm ${project}_kafka-data ${project}_kafka-2-data ${project}_kafka-3-data
+[preflight]      (CPs, sessions and tickets stay in MariaDB; a supply in progress is not billed).
+EOT
+    exit 1
+  fi
+fi
+
 docker volume inspect "$volume" >/dev/null 2>&1 || exit 0
 
 # A running MariaDB is left as it is (the user's stack may be up); a stopped one

@@ -7,6 +7,7 @@
 #   site     charging points (CP=N, default 1); KIT=<the central's kits/site folder>
 #   driver   the driver app; KIT=<the central's kits/driver folder>
 #   scripts/role.sh kit site|driver DIR   (re)write a kit from this central's settings
+# KAFKA_NODES=3 (all, central) runs Kafka as three nodes (infra/kafka-cluster.yml).
 # docs/deploy.md walks through a lab of three machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,27 @@ keep() {  # NAME VALUE: write it to .env, so plain `docker compose` sees it too
   { grep -v "^$1=" .env || true; echo "$1=$2"; } >.env.new
   chmod 600 .env.new
   mv .env.new .env
+}
+
+kafka_files() {  # the compose files of KAFKA_NODES (1, the default, or 3)
+  local nodes
+  nodes="$(setting KAFKA_NODES)"
+  case "${nodes:-1}" in
+    1) echo infra/compose.yml ;;
+    3) echo infra/compose.yml:infra/kafka-cluster.yml ;;
+    *) die "KAFKA_NODES=$nodes: 1 (one broker, the default) or 3 (three nodes, any one of which may fail)" ;;
+  esac
+}
+
+use_kafka_nodes() {  # keep KAFKA_NODES and its COMPOSE_FILE in .env, so plain `docker compose` agrees
+  local files
+  files="$(kafka_files)"
+  if [ "$(setting COMPOSE_FILE)" != "$files" ]; then
+    keep KAFKA_NODES "$(setting KAFKA_NODES | grep . || echo 1)"
+    keep COMPOSE_FILE "$files"
+    say "Kafka runs as $(setting KAFKA_NODES) node(s): COMPOSE_FILE=$files in .env"
+  fi
+  export COMPOSE_FILE="$files"
 }
 
 compose_up() {
@@ -38,7 +60,7 @@ write_kit() {  # ROLE DIR: what a site or driver machine needs of this central
     echo "COMPOSE_FILE=infra/$role.yml"
     echo "COMPOSE_PROJECT_NAME=evcharging-$role"
     echo "CENTRAL_HOST=$(setting CENTRAL_HOST)"
-    echo "KAFKA_EXTERNAL_PORT=$(setting KAFKA_EXTERNAL_PORT || true)"
+    echo "KAFKA_BROKERS=$(external_brokers)"
     echo "KAFKA_${role^^}_PASSWORD=$password"
     if [ "$role" = site ]; then
       echo "AUTH_TLS_PORT=$(setting AUTH_TLS_HOST_PORT)"
@@ -46,6 +68,18 @@ write_kit() {  # ROLE DIR: what a site or driver machine needs of this central
     fi
   } | sed -e '/=$/d' >"$dir/.env"
   chmod 600 "$dir/.env"
+}
+
+external_brokers() {  # every broker's address for other hosts, as the kits list them
+  local host port nodes
+  host="$(setting CENTRAL_HOST)"
+  port="$(setting KAFKA_EXTERNAL_PORT | grep . || echo 9095)"
+  nodes="$host:$port"
+  if [ "$(setting KAFKA_NODES | grep . || echo 1)" = 3 ]; then
+    nodes+=",$host:$(setting KAFKA_EXTERNAL_PORT_2 | grep . || echo 9097)"
+    nodes+=",$host:$(setting KAFKA_EXTERNAL_PORT_3 | grep . || echo 9099)"
+  fi
+  echo "$nodes"
 }
 
 join() {  # ROLE: install the central's kit (KIT=dir) as this machine's .env and CA
@@ -71,6 +105,7 @@ up_central() {
   keep ROLE central
   keep CENTRAL_HOST "$host"
   keep PUBLISH_ADDRESS "$(setting PUBLISH_ADDRESS | grep . || echo 0.0.0.0)"
+  use_kafka_nodes
   scripts/preflight.sh
   scripts/pki.sh
   compose_up --scale cp-engine=0 --scale driver=0
@@ -89,6 +124,7 @@ main() {
   role="$(setting ROLE)"
   case "${role:-all}" in
     all)
+      use_kafka_nodes
       scripts/preflight.sh
       scripts/pki.sh
       compose_up

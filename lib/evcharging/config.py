@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter, ValidationError
+
+from evcharging.messages import Identifier
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
 
 def env(name: str, default: str | None = None) -> str:
     """The variable's value, or `default`; a missing required one names itself."""
@@ -32,6 +38,23 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SystemExit(f"configuration error: {name}={raw!r} is not a number") from None
+
+
+def is_identifier(text: str) -> bool:
+    """Whether `text` is a CP or driver id as the contract allows one. A seed's command
+    line tells an id from an address by it: an id never holds ':', a HOST:PORT does."""
+    try:
+        _IDENTIFIER.validate_python(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def is_host_port(text: str) -> bool:
+    """Whether `text` is HOST:PORT with a host and a whole-number port (the last ':' splits,
+    so a list `a:9092,b:9092` counts by its last broker)."""
+    host, separator, port = text.rpartition(":")
+    return bool(separator and host and port.isdigit())
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ lower layer failed is not tried further: its first problem is the one to fix.
 
 It runs in the role's own image, with the host's network (scripts/doctor.sh), so it
 sees the central exactly as the services of this machine do. Settings, from .env:
-ROLE (all, central, site, driver), CENTRAL_HOST, KAFKA_EXTERNAL_PORT, AUTH_TLS_PORT or
+ROLE (all, central, site, driver), CENTRAL_HOST, the brokers (a kit's KAFKA_BROKERS, or
+on the central KAFKA_EXTERNAL_PORT, and _2, _3 when KAFKA_NODES=3), AUTH_TLS_PORT or
 AUTH_TLS_HOST_PORT, the role's KAFKA_*_PASSWORD (the central checks all three), and the
 project CA at CA_FILE.
 """
@@ -46,7 +47,8 @@ class Problem(Exception):
 class Settings:
     role: str
     central_host: str
-    kafka_port: int
+    kafka_brokers: tuple[tuple[str, int], ...]
+    """Every broker's external listener: a cluster's nodes are each checked."""
     auth_port: int
     ca_file: Path
     passwords: Mapping[str, str] = field(repr=False)
@@ -66,7 +68,7 @@ class Settings:
         return cls(
             role=role,
             central_host=env.get("CENTRAL_HOST") or "localhost",
-            kafka_port=int(env.get("KAFKA_EXTERNAL_PORT") or 9095),
+            kafka_brokers=_brokers(env),
             auth_port=int(env.get("AUTH_TLS_PORT") or env.get("AUTH_TLS_HOST_PORT") or 7443),
             ca_file=Path(env.get("CA_FILE") or "/etc/evcharging/ca.crt"),
             passwords={user: env.get(acl.BY_USER[user].password_variable, "") for user in users},
@@ -91,25 +93,29 @@ class Verdict:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.link}: {self.text}"
 
 
+def _brokers(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    listed = env.get("KAFKA_BROKERS")
+    if listed:
+        addresses = (address.strip().rpartition(":") for address in listed.split(","))
+        return tuple((host, int(port)) for host, _, port in addresses)
+    host = env.get("CENTRAL_HOST") or "localhost"
+    defaults = {"KAFKA_EXTERNAL_PORT": 9095, "KAFKA_EXTERNAL_PORT_2": 9097, "KAFKA_EXTERNAL_PORT_3": 9099}
+    nodes = 3 if env.get("KAFKA_NODES") == "3" else 1
+    return tuple((host, int(env.get(name) or port)) for name, port in list(defaults.items())[:nodes])
+
+
 # --- the plan: which links a role needs (pure) --------------------------------------------
 
 
 def plan(settings: Settings) -> list[Link]:
-    host, kafka_port, auth_port = settings.central_host, settings.kafka_port, settings.auth_port
-    bootstrap = f"{host}:{kafka_port}"
+    host, auth_port = settings.central_host, settings.auth_port
     links: list[Link] = []
     for name, port in settings.local_ports.items():
         check = partial(web_answers, port) if name == "the status page" else partial(reach, "localhost", port)
         links.append(Link(f"{name} (localhost:{port})", (check,)))
     for user, password in settings.passwords.items():
         security = KafkaSecurity("SASL_SSL", user, password, str(settings.ca_file))
-        steps = (
-            partial(reach, host, kafka_port),
-            partial(kafka_certificate, host, kafka_port, settings.ca_file),
-            partial(kafka_sign_in, bootstrap, security),
-            partial(kafka_permissions, bootstrap, security),
-        )
-        links.append(Link(f"Kafka at {bootstrap} as '{user}'", steps))
+        links += [kafka_link(broker, security, settings.ca_file) for broker in settings.kafka_brokers]
     if settings.role != "driver":
         tls = (
             partial(reach, host, auth_port),
@@ -117,6 +123,20 @@ def plan(settings: Settings) -> list[Link]:
         )
         links.append(Link(f"central-auth at {host}:{auth_port} (TLS)", tls))
     return links
+
+
+def kafka_link(broker: tuple[str, int], security: KafkaSecurity, ca_file: Path) -> Link:
+    """One broker as one user: each broker of a cluster alone, as the only one to
+    bootstrap from, so a node that fails shows as its own line."""
+    host, port = broker
+    bootstrap = f"{host}:{port}"
+    steps = (
+        partial(reach, host, port),
+        partial(kafka_certificate, host, port, ca_file),
+        partial(kafka_sign_in, bootstrap, security),
+        partial(kafka_permissions, bootstrap, security),
+    )
+    return Link(f"Kafka at {bootstrap} as '{security.username}'", steps)
 
 
 def examine(link: Link) -> Verdict:

@@ -2,17 +2,21 @@
 central-auth's protocol (evcharging.framing: size cap, CRC32).
 
     monitor                          engine
-      Attach  ───────────────────▶            one monitor at a time
+      Attach  ───────────────────▶            one monitor at a time (its CP id, if it knows it)
               ◀─────────────────── Attached   (the CP identity the engine holds, if any)
-              ◀─────────────────── Busy       (another monitor is attached; then closes)
+              ◀─────────────────── Busy       (another monitor is attached, or the engine was
+                                               started as another CP; then closes)
       AssignIdentity ────────────▶            after central-auth accepted the CP
               ◀─────────────────── Attached
+              ◀─────────────────── Busy       (the engine was started as another CP; closes)
       Check  (every second) ─────▶
               ◀─────────────────── Health     (OK, or KO while a fault is injected)
 
 The engine is the charging point, so it keeps the CP's identity (id and credential)
 for as long as it runs: a monitor that replaces a dead one picks it up and
-re-authenticates as the same CP instead of claiming a new id.
+re-authenticates as the same CP instead of claiming a new id. An engine started with a
+CP id (the seed's `python -m cp_engine <cp_id> <kafka_broker>`) takes no other: a monitor
+of another CP is refused with Busy, which names the engine's CP, and looks elsewhere.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ class Attach(LinkRecord):
     """A monitor asks to watch this engine."""
 
     frame_type = LinkFrame.ATTACH
+    cp_id: Identifier | None = None
+    """The CP the monitor is, once it knows (its CP_ID, or the id central-auth accepted):
+    an engine started as another CP refuses it at once, before it authenticates."""
 
 
 class Attached(LinkRecord):
@@ -55,9 +62,11 @@ class Attached(LinkRecord):
 
 
 class Busy(LinkRecord):
-    """The engine already has a monitor: look for another engine."""
+    """The engine already has a monitor, or is another CP: look for another engine."""
 
     frame_type = LinkFrame.BUSY
+    cp_id: Identifier | None = None
+    """When the engine refuses a monitor of another CP: the CP it was started as."""
 
 
 class AssignIdentity(LinkRecord):

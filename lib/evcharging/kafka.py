@@ -8,12 +8,15 @@ Faust (aiokafka, Java-compatible murmur2) produces it; see tests/integration.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Message as KafkaRecord
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from evcharging.codec import encode, key_of
 from evcharging.kafka_security import RECOVERY_CHECK_MS, ClientWatch, KafkaSecurity
@@ -23,6 +26,29 @@ from evcharging.topics import Topic
 log = logging.getLogger(__name__)
 
 DeliveryReport = Callable[[KafkaError | None, Any], None]
+T = TypeVar("T")
+
+PASSING = frozenset(
+    {
+        KafkaError._RESOLVE,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError._WAIT_COORD,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._DESTROY,
+    }
+)
+"""What a dead broker of a cluster looks like to a question asked meanwhile: its name
+no longer resolves, its connection drops, it no longer leads, the client dropped its
+handle, or a metadata answer without it left the partition out for a moment. Its
+partitions and groups move to another node within seconds (infra/kafka-cluster.yml),
+so these pass."""
 
 
 def client_config(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
@@ -86,14 +112,44 @@ class ContractProducer:
         return int(self._producer.flush(timeout))
 
 
+def ask(question: Callable[[], T], timeout: float, client: Consumer | None = None) -> T:
+    """The answer to a question to the cluster (offsets, committed positions), asked
+    again while the error is one that passes (PASSING), for up to `timeout` seconds;
+    then the last error is raised. A single broker that is down fails the same way,
+    after the same wait.
+
+    Between two tries the `client` asking re-reads the cluster's metadata: a question
+    about a partition goes to the leader the client last heard of, and librdkafka does
+    not look again on its own when that leader is dead."""
+
+    def look_again(_state: object) -> None:
+        if client is not None:
+            with contextlib.suppress(KafkaException):
+                client.list_topics(timeout=2)
+
+    asking = Retrying(
+        retry=retry_if_exception(passes),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        before_sleep=look_again,
+        reraise=True,
+    )
+    return asking(question)
+
+
+def passes(error: BaseException) -> bool:
+    return isinstance(error, KafkaException) and error.args[0].code() in PASSING
+
+
 def end_positions(consumer: Consumer, topics: Iterable[Topic], timeout: float = 10.0) -> list[TopicPartition]:
     """Every partition of `topics` at its current end: assign (or commit) these to
     read only what is published from now on."""
     positions = []
     for topic in topics:
         for partition in range(topic.partitions):
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic.name, partition), timeout=timeout
+            where = TopicPartition(topic.name, partition)
+            _low, high = ask(
+                partial(consumer.get_watermark_offsets, where, timeout=timeout), timeout, consumer
             )
             positions.append(TopicPartition(topic.name, partition, high))
     return positions

@@ -257,6 +257,16 @@ def is_sign_in_problem(problem: str | None) -> bool:
     return problem is not None and problem.startswith(SENTENCE_STARTS)
 
 
+def current_problem() -> str | None:
+    """The sentence of a client of this process that cannot sign in now, or None.
+
+    For a service that shows it somewhere of its own besides its log and health (the
+    CP's screen, through the engine's control socket): the health problem file is the
+    container's, shared with other processes and other kinds of problem, so it cannot
+    say whether *this* process's Kafka link is fine."""
+    return _problems.current()
+
+
 def explain(error: KafkaError, security: KafkaSecurity) -> str | None:
     """The sentence for an error librdkafka reports, without looking at the certificate."""
     failure = classify(error.str(), security.protocol)
@@ -377,6 +387,13 @@ class _Problems:
                 log.error("%s", sentence)
             if health.problem() != sentence:
                 health.report_problem(sentence)
+
+    def current(self) -> str | None:
+        """One sentence said by a live client, the same one each time (the first in
+        order), or None when every client of this process is in."""
+        with self._lock:
+            said = sorted({w.problem for w in self._watches if w.problem is not None})
+        return said[0] if said else None
 
     def resolve(self, watch: ClientWatch) -> None:
         """`watch`'s client is in: its problem is over, and so is one that another

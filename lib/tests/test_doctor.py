@@ -49,11 +49,31 @@ def test_the_central_checks_its_own_ports_and_every_role_as_the_others_will() ->
 
 def test_one_machine_checks_itself_at_localhost() -> None:
     settings = Settings.from_env({"KAFKA_SITE_PASSWORD": "s"})
-    assert (settings.role, settings.central_host, settings.kafka_port, settings.auth_port) == (
+    assert (settings.role, settings.central_host, settings.kafka_brokers, settings.auth_port) == (
         "all",
         "localhost",
-        9095,
+        (("localhost", 9095),),
         7443,
+    )
+
+
+def test_a_site_checks_each_broker_its_kit_lists() -> None:
+    brokers = "192.0.2.10:9095,192.0.2.10:9097,192.0.2.10:9099"
+    settings = Settings.from_env({**ENV, "ROLE": "site", "KAFKA_BROKERS": brokers})
+    assert [link.name for link in doctor.plan(settings)] == [
+        "Kafka at 192.0.2.10:9095 as 'site'",
+        "Kafka at 192.0.2.10:9097 as 'site'",
+        "Kafka at 192.0.2.10:9099 as 'site'",
+        "central-auth at 192.0.2.10:7443 (TLS)",
+    ]
+
+
+def test_a_three_node_central_checks_each_of_its_brokers() -> None:
+    env = {**ENV, "ROLE": "central", "KAFKA_NODES": "3", "KAFKA_EXTERNAL_PORT_2": "19097"}
+    assert Settings.from_env(env).kafka_brokers == (
+        ("192.0.2.10", 9095),
+        ("192.0.2.10", 19097),
+        ("192.0.2.10", 9099),
     )
 
 

@@ -6,6 +6,7 @@ librdkafka 2.16; tests/integration/test_kafka_security.py meets them for real).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -281,6 +282,24 @@ def test_two_clients_with_one_problem_say_it_once_and_clear_it_together(
     assert problem_file.exists(), "the consumer is still out"
     consumer.on_stats(up())
     assert not problem_file.exists()
+
+
+def test_the_processs_current_problem_is_its_own_clients_not_the_containers_file(
+    problem_file: Path,
+) -> None:
+    """What the engine's screen shows: a sentence of a live client of this process, until
+    every one of them is in; another process's (or another kind of) problem is not one."""
+    health.report_problem("Kafka at localhost:29095 refuses user 'driver' (said by a driver command)")
+    assert k.current_problem() is None
+    producer, consumer = ClientWatch("localhost:29095", SITE), ClientWatch("localhost:29095", SITE)
+    producer.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
+    consumer.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
+    assert k.current_problem() == producer.problem
+    producer.on_stats(up())
+    assert k.current_problem() == consumer.problem, "the consumer is still out"
+    del consumer  # a client closed and dropped takes its problem along
+    gc.collect()
+    assert k.current_problem() is None
 
 
 def test_a_problem_reported_by_someone_else_is_left_alone(problem_file: Path) -> None:

@@ -125,6 +125,10 @@ def test_a_site_with_a_wrong_password_is_told_so_and_disturbs_nobody(
         assert "wrong password or unknown user" in said[0], said
         assert "KAFKA_SASL_PASSWORD" in said[0], said
         assert len(said) <= 3, f"said once per client, not at every retry: {said}"
+        # The CP's own screen says it too (`charger screen` shows the same status).
+        site_cp_id(wrong)
+        status = json.loads(wrong.compose("exec", "-T", "cp-engine", "charger", "status", "--json").stdout)
+        assert "refuses user 'site'" in (status["status"]["kafka_problem"] or ""), status
         stack.wait_states({cp_id: "activado"}, timeout=10)
     finally:
         wrong.down()

@@ -250,8 +250,9 @@ def test_a_file_of_three_requests_waits_4_s_after_each_service(
     assert (summary["event"], summary["charged"], summary["requests"]) == ("summary", 2, 3), summary
 
 
+@pytest.mark.parametrize("driver_first", [True, False], ids=["seed-order", "broker-first"])
 def test_the_seed_form_runs_a_file_of_requests(
-    infra: Infra, central: ScriptedCentral, tmp_path: Path
+    infra: Infra, central: ScriptedCentral, tmp_path: Path, driver_first: bool
 ) -> None:
     denied, charged, me = uid(), uid(), uid()
     central.plans[denied] = Plan(deny=DenialReason.CP_BUSY)
@@ -259,9 +260,11 @@ def test_the_seed_form_runs_a_file_of_requests(
     requests = tmp_path / "requests.txt"
     requests.write_text(f"{denied}\n{charged}\n")
 
-    # The seed's form: python -m driver <kafka_broker> <driver_id> [file]
+    # The seed's form, python -m driver <driver_id> <kafka_broker> [file], and the order
+    # this project documented before it, <kafka_broker> <driver_id> [file]
+    first_two = [me, infra.kafka_bootstrap] if driver_first else [infra.kafka_bootstrap, me]
     result = subprocess.run(
-        [sys.executable, "-m", "driver", infra.kafka_bootstrap, me, str(requests)],
+        [sys.executable, "-m", "driver", *first_two, str(requests)],
         capture_output=True,
         text=True,
         timeout=90,

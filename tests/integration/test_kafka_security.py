@@ -26,6 +26,7 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -36,6 +37,7 @@ from confluent_kafka.admin import (
 )
 
 from cp_engine.commands import CommandFeed
+from cp_engine.control import ask
 from evcharging import acl, health, kafka_admin
 from evcharging import kafka_security as k
 from evcharging import messages as m
@@ -43,8 +45,9 @@ from evcharging.kafka import ContractProducer, client_config, consumer_config, p
 from evcharging.kafka_security import KafkaSecurity
 from evcharging.partitioning import partition_for
 from evcharging.topics import CP_COMMANDS, DRIVER_RESPONSES, TELEMETRY, TICKETS, Topic
+from tests.support.processes import ServiceProcess
 from tests.support.scripted_central import Plan, ScriptedCentral
-from tests.support.stack import ROOT, Infra, stack_settings
+from tests.support.stack import ROOT, Infra, free_port, stack_settings
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -381,6 +384,76 @@ def test_a_changed_password_lets_the_client_in_and_clears_the_problem(
         finally:
             consumer.close()
     finally:
+        deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
+        for future in admin.alter_user_scram_credentials([deletion]).values():
+            future.result()
+
+
+def test_the_engines_screen_status_says_why_kafka_refuses_it_until_it_gets_in(
+    external: str, ca_file: str, admin: AdminClient, tmp_path: Path
+) -> None:
+    """A real engine process signed in with a password the broker does not know yet: its
+    control status (what `charger screen` and `charger status` show) carries the sentence
+    its log and health say, and loses it once kafka-setup gives the user that password.
+    The user may write one topic, as a site may: its idempotent producer needs that."""
+    user, control = f"test-{uid()}", tmp_path / "engine.sock"
+    kafka_admin.upsert_users(admin, {user: "old-password"})
+    may_write = AclBinding(
+        ResourceType.TOPIC,
+        TELEMETRY.name,
+        ResourcePatternType.LITERAL,
+        f"User:{user}",
+        "*",
+        AclOperation.WRITE,
+        AclPermissionType.ALLOW,
+    )
+    for future in admin.create_acls([may_write]).values():
+        future.result()
+    engine = ServiceProcess(
+        "cp-engine",
+        "cp_engine",
+        [external, str(free_port())],
+        tmp_path / "engine.log",
+        {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_USERNAME": user,
+            "KAFKA_SASL_PASSWORD": "new-password",
+            "KAFKA_CA_FILE": ca_file,
+            "ENGINE_CONTROL_SOCKET": str(control),
+            "HEALTH_FILE": str(tmp_path / "alive"),
+            "HEALTH_PROBLEM_FILE": str(tmp_path / "engine-problem"),
+        },
+    )
+
+    def kafka_problem() -> str | None:
+        status = ask(control, {"action": "status"}).status
+        assert status is not None
+        return status.kafka_problem
+
+    try:
+        problem = wait_until(kafka_problem, SIGN_IN_TIMEOUT, "the refusal on the engine's status")
+        assert problem.startswith(
+            f"Kafka at {external} refuses user '{user}' (wrong password or unknown user)"
+        )
+        assert health.problem(tmp_path / "engine-problem") == problem
+        assert problem in engine.log()
+
+        kafka_admin.upsert_users(admin, {user: "new-password"})
+        wait_until(lambda: kafka_problem() is None, SIGN_IN_TIMEOUT, "the engine's status to be clear")
+        assert engine.running
+    finally:
+        engine.stop()
+        anything_of_the_user = AclBindingFilter(
+            ResourceType.ANY,
+            None,  # type: ignore[arg-type]  # None: any name, any host (the stubs say str)
+            ResourcePatternType.ANY,
+            f"User:{user}",
+            None,  # type: ignore[arg-type]
+            AclOperation.ANY,
+            AclPermissionType.ANY,
+        )
+        for future in admin.delete_acls([anything_of_the_user]).values():
+            future.result()
         deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
         for future in admin.alter_user_scram_credentials([deletion]).values():
             future.result()

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from typing import Any
 
 from evcharging.db import connect, cursor
@@ -19,17 +20,27 @@ COMPOSE = ("docker", "compose")
 
 
 class Stack:
-    def __init__(self) -> None:
-        env = stack_settings()
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        """The test stack, or with `overrides` (another project, its ports) a stack of
+        a test's own."""
+        self.overrides = dict(overrides or {})
+        self.settings = {**stack_settings(), **self.overrides}
+        env = self.settings
         self.web = Client(f"http://127.0.0.1:{env.get('WEB_HOST_PORT', '8080')}")
         self.operator = {"Authorization": f"Bearer {env['OPERATOR_PASSWORD']}"}
-        self.database = infra_addresses().database
+        self.infra = infra_addresses(env)
+        self.database = self.infra.database
+
+    def compose(
+        self, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return compose(*args, timeout=timeout, check=check, env=self.overrides)
 
     # --- the charging points -------------------------------------------------------
 
     def charger(self, index: int, *args: str) -> dict[str, Any]:
         """`docker compose exec --index N cp-engine charger ARGS --json`, parsed."""
-        result = compose(
+        result = self.compose(
             "exec", "-T", "--index", str(index), "cp-engine", "charger", *args, "--json", check=False
         )
         if not result.stdout.strip():
@@ -53,7 +64,7 @@ class Stack:
 
     def supervisorctl(self, index: int, *args: str) -> str:
         """`supervisorctl ARGS` in the CP container `index` (1-based, as `--index`)."""
-        result = compose(
+        result = self.compose(
             "exec", "-T", "--index", str(index), "cp-engine", "supervisorctl", *args, check=False
         )
         assert result.returncode == 0, f"supervisorctl {' '.join(args)}: {result.stdout}{result.stderr}"
@@ -67,7 +78,7 @@ class Stack:
     def crash_container(self, index: int) -> None:
         """SIGKILL the CP container's first process from the host, as a crash (not a
         `docker kill`, which Docker counts as a stop): its restart policy brings it back."""
-        name = f"{stack_settings()['COMPOSE_PROJECT_NAME']}-cp-engine-{index}"
+        name = f"{self.settings['COMPOSE_PROJECT_NAME']}-cp-engine-{index}"
         pid = subprocess.run(
             ["docker", "inspect", "-f", "{{.State.Pid}}", name], capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -103,7 +114,7 @@ class Stack:
 
     def driver(self, driver_id: str, *args: str, timeout: float = 300) -> list[dict[str, Any]]:
         """`driver --json ...` in the driver container: its JSON Lines (or array), parsed."""
-        result = compose(
+        result = self.compose(
             "exec",
             "-T",
             "driver",
@@ -122,6 +133,7 @@ class Stack:
         return subprocess.Popen(
             [*COMPOSE, "exec", "-T", "driver", "driver", "--driver", driver_id, "--json", *args],
             cwd=ROOT,
+            env={**os.environ, **self.overrides},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -138,6 +150,7 @@ class Stack:
         subprocess.run(
             [*COMPOSE, "exec", "-T", "driver", "sh", "-c", f"cat > {path}"],
             cwd=ROOT,
+            env={**os.environ, **self.overrides},
             input=text,
             text=True,
             check=True,

@@ -23,5 +23,8 @@ class Outbox:
     def send(self, _topic: Topic, message: Message) -> None:
         self.sent.append(message)
 
+    def poll(self, _timeout: float = 0) -> int:
+        return 0
+
     def flush(self, _timeout: float = 0) -> int:
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ HOST_PORTS = {
     "PMA_HOST_PORT": 8081,
     "KAFKA_EXTERNAL_PORT": 9095,
     "AUTH_TLS_HOST_PORT": 7443,
+    "KAFKA_HOST_PORT_2": 9096,
+    "KAFKA_EXTERNAL_PORT_2": 9097,
+    "KAFKA_HOST_PORT_3": 9098,
+    "KAFKA_EXTERNAL_PORT_3": 9099,
 }
 
 
@@ -64,12 +69,18 @@ def test_stack_environment() -> dict[str, str]:
         **(read_env_file(images) if images.exists() else {}),
         **read_env_file(secrets),
         "COMPOSE_PROJECT_NAME": TEST_PROJECT,
+        "COMPOSE_FILE": "infra/compose.yml",  # one broker, whatever the user's .env says
+        "KAFKA_NODES": "1",
         "ROLE": "all",
         "PKI_DIR": str(pki),
         "CENTRAL_HOST": central_host,
         "PUBLISH_ADDRESS": "0.0.0.0",  # the central's ports for other hosts
-        **{name: str(TEST_PORT_BASE + default % 10000) for name, default in HOST_PORTS.items()},
+        **host_ports(TEST_PORT_BASE),
     }
+
+
+def host_ports(base: int) -> dict[str, str]:
+    return {name: str(base + default % 10000) for name, default in HOST_PORTS.items()}
 
 
 def docker_gateway() -> str:
@@ -91,11 +102,19 @@ def stack_settings() -> dict[str, str]:
     return {**(read_env_file(path) if path.exists() else {}), **os.environ}
 
 
-def compose(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `docker compose ARGS` from the repository root, as a user would. With `check`,
-    a failure fails the test with what compose said."""
+def compose(
+    *args: str, timeout: float = 600, check: bool = True, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `docker compose ARGS` from the repository root, as a user would (with `env`
+    over the test run's settings: another project). With `check`, a failure fails the
+    test with what compose said."""
     done = subprocess.run(
-        ["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        ["docker", "compose", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
     )
     if check and done.returncode != 0:
         raise AssertionError(
@@ -104,8 +123,17 @@ def compose(*args: str, timeout: float = 600, check: bool = True) -> subprocess.
     return done
 
 
-def make(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def make(
+    *args: str, timeout: float = 900, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -116,10 +144,14 @@ class Infra:
     database: DatabaseSettings
 
 
-def infra_addresses() -> Infra:
-    env = stack_settings()
+def infra_addresses(env: Mapping[str, str] | None = None) -> Infra:
+    """Kafka's and MariaDB's host ports of the test stack (or of the stack `env` sets up)."""
+    env = stack_settings() if env is None else env
+    brokers = ["KAFKA_HOST_PORT", "KAFKA_HOST_PORT_2", "KAFKA_HOST_PORT_3"][
+        : int(env.get("KAFKA_NODES") or 1)
+    ]
     return Infra(
-        kafka_bootstrap=f"localhost:{env.get('KAFKA_HOST_PORT', '9094')}",
+        kafka_bootstrap=",".join(f"localhost:{env.get(name, '9094')}" for name in brokers),
         database=DatabaseSettings(
             host="127.0.0.1",
             port=int(env.get("DB_HOST_PORT", "3307")),

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 
 from confluent_kafka import Consumer, TopicPartition
 
-from evcharging.kafka import consumer_config
+from evcharging.kafka import ask, consumer_config
 from evcharging.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class Watchdog:
         wanted = [TopicPartition(topic.name, p) for topic in self._sources for p in sorted(partitions)]
         reader = self._reader()
         behind = 0
-        for position in reader.committed(wanted, timeout=10):
-            low, high = reader.get_watermark_offsets(position, timeout=10)
+        for position in ask(lambda: reader.committed(wanted, timeout=10), 10, reader):
+            low, high = ask(partial(reader.get_watermark_offsets, position, timeout=10), 10, reader)
             start = position.offset if position.offset >= 0 else low
             behind += max(0, high - start)
         return behind

@@ -32,7 +32,7 @@ from central_web.live import LiveBoard
 from evcharging import db
 from evcharging.codec import ContractError, decode
 from evcharging.config import DatabaseSettings
-from evcharging.kafka import consumer_config
+from evcharging.kafka import ask, consumer_config
 from evcharging.messages import Message, new_id
 from evcharging.topics import (
     CENTRAL_AUTH_BEACONS,
@@ -142,13 +142,15 @@ class Feed(threading.Thread):
         since_ms = int((datetime.now(UTC) - self.window).timestamp() * 1000)
         recent = [TopicPartition(t.name, p, since_ms) for t in RECENT_TOPICS for p in range(t.partitions)]
         try:
-            starts = consumer.offsets_for_times(recent, timeout=10)
+            starts = ask(lambda: consumer.offsets_for_times(recent, timeout=10), 10, consumer)
             statuses = [
                 TopicPartition(CP_STATUS.name, p, OFFSET_BEGINNING) for p in range(CP_STATUS.partitions)
             ]
             ends = {}
             for tp in statuses:
-                low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+                low, high = ask(
+                    partial(consumer.get_watermark_offsets, tp, timeout=10, cached=False), 10, consumer
+                )
                 if high > low:
                     ends[(tp.topic, tp.partition)] = int(high)
         except KafkaException as error:

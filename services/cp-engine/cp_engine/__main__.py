@@ -1,4 +1,6 @@
-"""Entry point of cp-engine: `python -m cp_engine [KAFKA_BOOTSTRAP] [HEALTH_PORT]`.
+"""Entry point of cp-engine: `python -m cp_engine <cp_id> <kafka_broker>` (the seed's
+form) or `python -m cp_engine [KAFKA_BOOTSTRAP] [HEALTH_PORT]` (cp_engine.settings says
+how they are told apart).
 
 SIGTERM (`docker compose stop`) or SIGINT stops it cleanly: the loops are cancelled,
 then a supply in progress is ended and reported, the producer is flushed (at most
@@ -41,7 +43,11 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = parse()
     log = setup("cp-engine")
-    log.info("cp-engine is alive; health checks on port %d", settings.health_port)
+    log.info(
+        "cp-engine is alive; health checks on port %d%s",
+        settings.health_port,
+        f"; started as CP {settings.cp_id}, it takes no other id" if settings.cp_id else "",
+    )
     with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the loop runs
         asyncio.run(run_until_stopped(serve(settings)))
     log.info("cp-engine stopped")

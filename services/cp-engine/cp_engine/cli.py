@@ -1,6 +1,6 @@
 """`charger`: drive the engine in this container from a shell or a script.
 
-    charger status            the CP's id, phase, health and live supply
+    charger status            the CP's id, phase, health, live supply and Kafka link problem
     charger plug | unplug     plug the vehicle in / unplug it
     charger fault | clear     inject a fault (KO) / clear it (OK)
     charger request DRIVER    ask the central for a supply here, for DRIVER
@@ -61,6 +61,8 @@ def describe(reply: Reply) -> str:
     lines += reply.errors
     if reply.status is not None:
         lines.append(summary(reply.status))
+        if reply.status.kafka_problem is not None:
+            lines.append(f"Kafka link: {reply.status.kafka_problem}")
     return "\n".join(lines)
 
 

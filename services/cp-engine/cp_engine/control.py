@@ -46,9 +46,13 @@ class Snapshot(BaseModel):
     duration_s: Decimal | None = None
     """Charging time so far, in the CP's time (see time_factor)."""
     time_factor: Decimal = Decimal(1)
+    kafka_problem: str | None = None
+    """Why Kafka refuses the engine's sign-in, in one sentence; None while it lets it in.
+    The engine keeps working meanwhile (a supply goes on, its messages wait), so this is
+    shown beside the CP's status, not instead of it."""
 
     @classmethod
-    def of(cls, engine: Engine) -> Snapshot:
+    def of(cls, engine: Engine, kafka_problem: str | None = None) -> Snapshot:
         session = engine.session
         return cls(
             cp_id=engine.cp_id,
@@ -61,6 +65,7 @@ class Snapshot(BaseModel):
             eur=session.eur if session else None,
             duration_s=charging_seconds(session) if session else None,
             time_factor=engine.time_factor,
+            kafka_problem=kafka_problem,
         )
 
 
@@ -104,7 +109,7 @@ def answer(runtime: EngineRuntime, line: bytes) -> Reply:
     return Reply(
         ok=not step.refused,
         message=step.note,
-        status=Snapshot.of(runtime.engine),
+        status=Snapshot.of(runtime.engine, runtime.kafka_problem),
         notes=list(runtime.notes),
     )
 

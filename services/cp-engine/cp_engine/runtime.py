@@ -26,6 +26,7 @@ from cp_engine.settings import Settings
 from evcharging import messages as m
 from evcharging.health import beat
 from evcharging.kafka import ContractProducer
+from evcharging.kafka_security import current_problem
 from evcharging.topics import SUPPLY_ENDED, SUPPLY_REQUESTS, TELEMETRY, Topic
 
 log = logging.getLogger("cp-engine")
@@ -103,6 +104,12 @@ class EngineRuntime:
     def health(self) -> m.EngineHealth:
         return m.EngineHealth.KO if self.engine.faulty else m.EngineHealth.OK
 
+    @property
+    def kafka_problem(self) -> str | None:
+        """Why Kafka does not let this engine's clients in, in one sentence
+        (evcharging.kafka_security), or None while it does: for its screen."""
+        return current_problem()
+
     # --- the loops -----------------------------------------------------------------
 
     async def run(self) -> None:
@@ -116,6 +123,9 @@ class EngineRuntime:
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
             self._drive_automatically()
             self.apply(charging.tick(self.engine, self.settings.charger.power(self._rng), hours))
+            # Serve the producer's callbacks even when nothing is sent: its sign-in watch
+            # says why Kafka refuses it, and sees it get in, only from within a poll.
+            self._producer.poll(0)
             beat()
 
     def _drive_automatically(self) -> None:

@@ -5,7 +5,9 @@ The engine runs under a supervisor beside its monitor and owns no terminal, so t
 screen is a client of the engine's control socket (`control`): it reads `status` a
 few times a second and sends each key's action as a request, like `charger <action>`.
 Built on rich, which redraws a terminal region in place without a full-screen
-framework.
+framework. When Kafka refuses the engine's sign-in, the status carries the sentence its
+log and health say (evcharging.kafka_security), and the screen shows it in red under
+the CP's status until the engine gets in.
 
 Three layers, so the first two are testable without a terminal or an engine:
 `render` draws a `View` (pure), `press` decides what a key does (pure), `Screen`
@@ -80,6 +82,8 @@ def render(view: View) -> Panel:
         parts.append(Text(f"the engine is not answering here: {view.problem}; retrying…", style="bold red"))
     elif view.status is not None:
         parts.append(status_table(view.status))
+        if view.status.kafka_problem is not None:
+            parts += [Text(""), kafka_line(view.status.kafka_problem)]
     if view.notes:
         parts += [Text(""), Text("\n".join(view.notes), style="grey70")]
     if view.refusal:
@@ -100,6 +104,12 @@ def status_table(status: Snapshot) -> Table:
         table.add_row("supply", f"{status.kw} kW   {status.kwh} kWh   {status.eur} €")
         table.add_row("charging", charging_time(status.duration_s or Decimal(0), status.time_factor))
     return table
+
+
+def kafka_line(problem: str) -> Text:
+    """The engine's Kafka link problem, as its log and health say it: red, like an engine
+    not answering, because until it is fixed the central hears nothing from this CP."""
+    return Text(f"Kafka link: {problem}", style="bold red")
 
 
 def phase_style(phase: str) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import fcntl
 import io
+import json
 import os
 import pty
 import select
@@ -24,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaError
 from rich.console import Console, RenderableType
 from rich.style import Style
 
@@ -32,6 +34,8 @@ from cp_engine.charging import Phase
 from cp_engine.control import Snapshot
 from cp_engine.runtime import EngineRuntime
 from cp_engine.screen import HELP, Press, Screen, View, press, render
+from evcharging import health
+from evcharging import kafka_security as k
 from evcharging.messages import SupplyRequest
 from tests.support.engine import SETTINGS, Outbox
 from tests.support.waiting import wait_until_async
@@ -51,6 +55,10 @@ SUPPLYING = Snapshot(
     time_factor=Decimal(60),
 )
 READY = Snapshot(cp_id="CP-A001", phase=str(Phase.READY), health="OK")
+REFUSED = (
+    "Kafka at central:9095 refuses user 'site' (wrong password or unknown user): "
+    "set KAFKA_SASL_PASSWORD to the central's KAFKA_SITE_PASSWORD"
+)
 
 
 def plain(renderable: RenderableType) -> str:
@@ -140,6 +148,20 @@ def test_an_engine_not_answering_is_said_in_the_panel() -> None:
     assert "the engine is not answering here: No such file or directory (/tmp/x.sock)" in text
     assert "CP-A001" not in text  # no stale figures while it is away
     assert HELP in text
+
+
+def test_a_kafka_sign_in_problem_is_a_red_line_beside_the_status() -> None:
+    view = View(status=READY.model_copy(update={"kafka_problem": REFUSED}))
+    text = " ".join(plain(render(view)).replace("│", " ").split())
+    assert f"Kafka link: {REFUSED}" in text
+    assert "CP-A001" in text  # the CP works on: its status stays in view
+    console = Console(width=400, file=io.StringIO(), color_system="truecolor", force_terminal=True)
+    (style,) = {s.style for s in console.render(render(view)) if "Kafka link" in s.text}
+    assert style == Style.parse("bold red")
+
+
+def test_without_a_kafka_problem_there_is_no_kafka_line() -> None:
+    assert "Kafka" not in plain(render(View(status=READY)))
 
 
 # --- the keys ---------------------------------------------------------------------------------
@@ -272,6 +294,43 @@ def test_the_control_reply_carries_the_engines_notes(tmp_path: Path) -> None:
     assert control.Reply.model_validate_json(reply.model_dump_json()) == reply
 
 
+# --- the engine's Kafka link, as its sign-in watch says it --------------------------------------
+
+BAD_CREDENTIALS = (
+    "sasl_ssl://central:9095/bootstrap: SASL authentication error: Authentication failed during "
+    "authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 "
+    "(after 327ms in state AUTH_REQ)"
+)
+SIGNED_IN = json.dumps({"brokers": {"central:9095/1": {"nodeid": 1, "state": "UP"}}})
+
+
+@pytest.fixture
+def watch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> k.ClientWatch:
+    """A Kafka client's sign-in watch, as the engine's producer has one; this test's own
+    problem file and no problem said before."""
+    monkeypatch.setattr(health, "PROBLEM_PATH", tmp_path / "problem")
+    monkeypatch.setattr(k, "_problems", k._Problems())
+    return k.ClientWatch("central:9095", k.KafkaSecurity("SASL_SSL", "site", "wrong", None))
+
+
+def status_of(runtime: EngineRuntime) -> Snapshot:
+    status = control.answer(runtime, b'{"action": "status"}').status
+    assert status is not None
+    return status
+
+
+def test_the_control_status_carries_the_kafka_problem_until_the_engine_gets_in(
+    watch: k.ClientWatch,
+) -> None:
+    runtime = EngineRuntime(SETTINGS, Outbox(), follow_commands=False)  # type: ignore[arg-type]
+    assert status_of(runtime).kafka_problem is None
+    watch.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
+    assert status_of(runtime).kafka_problem == REFUSED
+    assert f"Kafka link: {REFUSED}" in cli.describe(control.answer(runtime, b'{"action": "status"}'))
+    watch.on_stats(SIGNED_IN)
+    assert status_of(runtime).kafka_problem is None
+
+
 def test_with_no_engine_the_screen_says_so_and_keys_do_not_crash_it(tmp_path: Path) -> None:
     client = Screen(tmp_path / "missing.sock")
     client.poll()
@@ -366,4 +425,57 @@ def test_on_a_terminal_the_screen_quits_and_restores_the_terminal(tmp_path: Path
     finally:
         process.kill()
         process.wait()
+        terminal.close()
+
+
+async def a_kafka_problem_on_the_terminal(terminal: Terminal, path: Path, watch: k.ClientWatch) -> None:
+    runtime = EngineRuntime(SETTINGS, Outbox(), follow_commands=False)  # type: ignore[arg-type]
+    runtime.assign_identity("CP-A001", None, Decimal("0.35"))
+    watch.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
+    async with serving(runtime, path):
+        process = await asyncio.to_thread(on_terminal, terminal, path)
+        try:
+            shown = b"\x1b[1;31mKafka link: Kafka at central:9095 refuses user 'site'"
+            await asyncio.to_thread(terminal.read_until, lambda: shown in terminal.output, "the Kafka line")
+            watch.on_stats(SIGNED_IN)  # the engine's client got in
+
+            def last_frame() -> bytes:
+                return terminal.output.rpartition("EVCharging · charging point".encode())[2]
+
+            def cleared() -> bool:
+                return b"[q] quit" in last_frame() and b"Kafka" not in last_frame()
+
+            await asyncio.to_thread(terminal.read_until, cleared, "the Kafka line to go")
+            assert b"CP-A001" in last_frame()
+            os.write(terminal.master, b"q")
+            await asyncio.to_thread(terminal.read_until, lambda: process.poll() is not None, "the quit")
+        finally:
+            process.kill()
+            process.wait()
+
+
+def on_terminal(terminal: Terminal, path: Path) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ENGINE_DIR),
+        "ENGINE_CONTROL_SOCKET": str(path),
+        "TERM": "xterm-256color",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "cp_engine.cli", "screen"],
+        stdin=terminal.slave,
+        stdout=terminal.slave,
+        stderr=terminal.slave,
+        env=environment,
+        start_new_session=True,
+    )
+
+
+def test_on_a_terminal_a_kafka_problem_is_shown_in_red_and_goes_when_the_engine_gets_in(
+    tmp_path: Path, watch: k.ClientWatch
+) -> None:
+    terminal = Terminal()
+    try:
+        asyncio.run(a_kafka_problem_on_the_terminal(terminal, tmp_path / "engine.sock", watch))
+    finally:
         terminal.close()

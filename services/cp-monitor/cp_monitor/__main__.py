@@ -1,4 +1,6 @@
-"""Entry point of cp-monitor: `python -m cp_monitor [ENGINE] [CENTRAL] [CP_ID] [LOCATION] [PRICE]`.
+"""Entry point of cp-monitor: `python -m cp_monitor <cp_id> <location> <central_ip:port> <kafka_broker>`
+(the seed's form) or `python -m cp_monitor [ENGINE] [CENTRAL] [CP_ID] [LOCATION] [PRICE]`
+(cp_monitor.settings says how they are told apart).
 
 SIGTERM (`docker compose stop`) or SIGINT stops it cleanly: it closes its connection
 to central-auth, which at once reports the CP disconnected (the protocol has no
@@ -28,6 +30,8 @@ def main() -> None:
         settings.central_address,
         f"TLS, verified with the CA in {tls.ca_file}" if tls else "plain TCP",
     )
+    if settings.kafka_broker is not None:
+        log.info("Kafka broker %s: not used, the monitor reports through central-auth", settings.kafka_broker)
     with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the loop runs
         asyncio.run(run_until_stopped(Monitor(settings).run()))
     log.info("cp-monitor stopped")

@@ -4,6 +4,10 @@ The engine's address may be a service name that resolves to many scaled
 replicas: the watch tries them in turn and keeps the first that accepts it
 (an engine accepts one monitor at a time), so each engine gets exactly one
 monitor. An engine that does not answer within the timeout counts as KO.
+
+The watch tells an engine which CP it is for once it knows (`cp_id`): an engine
+started as another CP refuses it (Busy naming that CP), and the watch keeps looking,
+with backoff, so a mismatched pair shows as a CP whose engine is missing.
 """
 
 from __future__ import annotations
@@ -72,8 +76,11 @@ class EngineWatch:
         timeout: float = 1.0,
         period: float = 1.0,
         on_change: Callable[[EngineHealth], None] = lambda _health: None,
+        cp_id: str | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.cp_id = cp_id
+        """The CP this monitor is, once known: said when attaching."""
         self.timeout, self.period = timeout, period
         self.health = EngineHealth.KO
         self.identity: Attached | None = None
@@ -110,12 +117,16 @@ class EngineWatch:
         """Tell the attached engine which CP it is."""
         if self.connection is None:
             return
+        self.cp_id = cp_id
         request = AssignIdentity.model_validate(
             {"cp_id": cp_id, "credential": credential, "price_per_kwh": price_per_kwh}
         )
         reply = await self._request(request)
         if isinstance(reply, Attached):
             self.identity = reply
+        elif isinstance(reply, Busy) and self.connection is not None:
+            self._say_refused(self.connection.address, reply)
+            self._detach()
 
     async def _check(self) -> None:
         reply = await self._request(Check())
@@ -180,14 +191,25 @@ class EngineWatch:
             return False
         connection = EngineConnection(address, reader, writer)
         try:
-            reply = await connection.request(Attach(), self.timeout * 2)
+            reply = await connection.request(Attach(cp_id=self.cp_id), self.timeout * 2)
         except (TimeoutError, EngineLost, OSError, FramingError, LinkError):
             reply = None
         if not isinstance(reply, Attached):
             connection.close()
-            if isinstance(reply, Busy):
+            if isinstance(reply, Busy) and reply.cp_id is not None:
+                self._say_refused(address, reply)
+            elif isinstance(reply, Busy):
                 log.debug("engine %s already has a monitor", address)
             return False
         self.connection, self.identity, self._last_address = connection, reply, address
         log.info("attached to the engine at %s:%d (CP %s)", *address, reply.cp_id or "not yet assigned")
         return True
+
+    def _say_refused(self, address: tuple[str, int], reply: Busy) -> None:
+        log.warning(
+            "the engine at %s:%d was started as CP %s and refuses this monitor of CP %s: "
+            "start both with the same CP id",
+            *address,
+            reply.cp_id or "(another)",
+            self.cp_id,
+        )

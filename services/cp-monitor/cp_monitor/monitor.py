@@ -34,6 +34,7 @@ class Monitor:
             timeout=settings.check_timeout,
             period=settings.check_period,
             on_change=lambda _health: self._nudge(),
+            cp_id=settings.cp_id,
         )
         self.client: AuthClient | None = None
         self.problem: str | None = None

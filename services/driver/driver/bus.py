@@ -15,19 +15,25 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from evcharging.codec import ContractError, decode
-from evcharging.kafka import ContractProducer, consumer_config
+from evcharging.kafka import ContractProducer, ask, consumer_config
 from evcharging.messages import CpStatus, Message, SupplyRequest
 from evcharging.partitioning import partition_for
 from evcharging.topics import CP_STATUS, DRIVER_RESPONSES, SUPPLY_REQUESTS, TICKETS, Topic
 
 
 class BrokerUnreachable(RuntimeError):
-    """Kafka did not answer in time; the text says which address was tried."""
+    """Kafka did not answer in time: `bootstrap` was tried, `detail` says what failed."""
+
+    def __init__(self, bootstrap: str, detail: str) -> None:
+        super().__init__(f"{bootstrap}: {detail}")
+        self.bootstrap = bootstrap
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,9 @@ class DriverBus:
             )
         self._producer.send(SUPPLY_REQUESTS, request)
         if self._producer.flush(self.timeout + 1) > 0:
-            raise BrokerUnreachable(self.bootstrap)
+            raise BrokerUnreachable(
+                self.bootstrap, f"the request was not acknowledged within {self.timeout:g} s"
+            )
 
     # --- reading ----------------------------------------------------------------
 
@@ -142,16 +150,25 @@ class DriverBus:
 
     def _high(self, consumer: Consumer, tp: TopicPartition) -> int:
         try:
-            _low, high = consumer.get_watermark_offsets(tp, timeout=self.timeout, cached=False)
-        except KafkaException:
-            raise BrokerUnreachable(self.bootstrap) from None
+            _low, high = ask(
+                partial(consumer.get_watermark_offsets, tp, timeout=self.timeout, cached=False),
+                self.timeout,
+                consumer,
+            )
+        except KafkaException as error:
+            raise BrokerUnreachable(
+                self.bootstrap, f"no end offset of {tp.topic}: {error.args[0].str()}"
+            ) from None
         return int(high)
 
     def _committed(self, consumer: Consumer, tp: TopicPartition) -> int:
+        where = [TopicPartition(tp.topic, tp.partition)]
         try:
-            [committed] = consumer.committed([TopicPartition(tp.topic, tp.partition)], timeout=self.timeout)
-        except KafkaException:
-            raise BrokerUnreachable(self.bootstrap) from None
+            [committed] = ask(lambda: consumer.committed(where, timeout=self.timeout), self.timeout, consumer)
+        except KafkaException as error:
+            raise BrokerUnreachable(
+                self.bootstrap, f"no committed offset of {tp.topic}: {error.args[0].str()}"
+            ) from None
         offset = int(committed.offset)
         return offset if offset >= 0 else OFFSET_BEGINNING
 
@@ -201,7 +218,7 @@ def _drain(consumer: Consumer, catchup: _Catchup, timeout: float, bootstrap: str
     deadline = time.monotonic() + timeout
     while not catchup.done:
         if time.monotonic() > deadline:
-            raise BrokerUnreachable(bootstrap)
+            raise BrokerUnreachable(bootstrap, f"reading up to the end took over {timeout:g} s")
         for raw in consumer.consume(500, 0.2):
             tp = (str(raw.topic()), int(raw.partition() or 0))
             error = raw.error()

@@ -1,9 +1,13 @@
 """The `driver` command line.
 
 argparse (standard library) was chosen over click/typer: the app needs
-sub-commands plus the seed's positional form `<kafka_broker> <driver_id> [file]`,
-which is easiest to recognise before parsing, and argparse adds no dependency to
-an image whose users only ever see `--help`.
+sub-commands plus the seed's positional form, which is easiest to recognise before
+parsing, and argparse adds no dependency to an image whose users only ever see `--help`.
+
+The seed's form is `driver <driver_id> <kafka_broker> [file]`; the order this project
+documented before, `driver <kafka_broker> <driver_id> [file]`, works too. The broker is
+whichever of the first two arguments holds ':' (HOST:PORT, or a list of them): a driver
+id never does. Without a file the app asks for CP ids one after another.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ examples:
   driver run requests.txt          one request per line, 4 s after each service ends
   driver tickets                   your past tickets
   driver --json charge CP001       JSON Lines for scripts
-  python -m driver kafka:9092 DRV001 [file]   the original form
+  python -m driver DRV001 kafka:9092 [file]   the seed's form (the broker as HOST:PORT)
 
 exit status: 0 done, 1 broker unreachable, 2 bad usage, 3 denied, 4 central not answering
 """
@@ -74,16 +78,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def translate_legacy(argv: list[str]) -> list[str]:
-    """`<kafka_broker> <driver_id> [file]` (the seed's form) as sub-command arguments."""
+    """The seed's positional form as sub-command arguments (module docstring); anything
+    else unchanged. Raises ValueError when the broker cannot be told from the driver id."""
     if not argv or argv[0].startswith("-") or argv[0] in COMMANDS or len(argv) not in (2, 3):
         return argv
-    broker, driver_id, *rest = argv
+    first, second, *rest = argv
+    driver_id, broker = driver_and_broker(first, second)
     tail = ["run", rest[0]] if rest else ["interactive"]
     return ["--broker", broker, "--driver", driver_id, *tail]
 
 
+def driver_and_broker(first: str, second: str) -> tuple[str, str]:
+    """(driver id, broker) from the first two arguments, in either order: the broker holds
+    ':', a driver id never does."""
+    if ":" in second and ":" not in first:
+        return first, second
+    if ":" in first and ":" not in second:
+        return second, first
+    raise ValueError(
+        f"cannot tell the Kafka broker from the driver id in '{first} {second}': give "
+        "<driver_id> <kafka_broker> [file] with the broker as HOST:PORT (e.g. DRV001 localhost:9092)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(translate_legacy(list(sys.argv[1:] if argv is None else argv)))
+    parser = build_parser()
+    try:
+        arguments = translate_legacy(list(sys.argv[1:] if argv is None else argv))
+    except ValueError as error:
+        parser.error(str(error))
+    args = parser.parse_args(arguments)
     if args.command in (None, "standby"):
         return _standby(args.command is None)
     out: Output = JsonOutput() if args.json else RichOutput()
@@ -96,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     bus = DriverBus(args.broker, args.driver or "anonymous", timeout=args.timeout)
     try:
         return _dispatch(args, bus, out, Timing(answer=args.timeout))
-    except BrokerUnreachable:
-        out.error(texts.kafka_unreachable(args.broker, sign_in_problem()))
+    except BrokerUnreachable as unreachable:
+        out.error(texts.kafka_unreachable(args.broker, sign_in_problem(), unreachable.detail))
         return EXIT_ERROR
     except KeyboardInterrupt:
         out.error(

@@ -66,11 +66,15 @@ def central_silent(cp_id: str, waited: float) -> str:
     )
 
 
-def kafka_unreachable(bootstrap: str, why: str | None = None) -> str:
-    """`why`: the broker refused this app's sign-in, in the sentence that says what to change."""
+def kafka_unreachable(bootstrap: str, why: str | None = None, detail: str | None = None) -> str:
+    """`why`: the broker refused this app's sign-in, in the sentence that says what to change;
+    `detail`: else, what did not answer."""
     if why:
         return f"Cannot use the network's message broker at {bootstrap}: {why}."
-    return f"Cannot reach the network's message broker at {bootstrap}. Check KAFKA_BOOTSTRAP or --broker."
+    seen = f" ({detail})" if detail else ""
+    return (
+        f"Cannot reach the network's message broker at {bootstrap}{seen}. Check KAFKA_BOOTSTRAP or --broker."
+    )
 
 
 def euros(value: Decimal | None) -> str:
