@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
@@ -41,7 +42,7 @@ PASSING = frozenset(
         KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
         KafkaError.REQUEST_TIMED_OUT,
         KafkaError._UNKNOWN_PARTITION,
-        KafkaError._DESTROY,
+        KafkaError._DESTROY_BROKER,
     }
 )
 """What a dead broker of a cluster looks like to a question asked meanwhile: its name
@@ -112,20 +113,29 @@ class ContractProducer:
         return int(self._producer.flush(timeout))
 
 
-def ask(question: Callable[[], T], timeout: float, client: Consumer | None = None) -> T:
+ATTEMPT_SECONDS = 2.0
+"""The longest one try of `ask` waits: a question sent to a broker that just died may
+wait on it for its whole timeout, while the partition already has another leader."""
+
+
+def ask(question: Callable[[float], T], timeout: float, client: Consumer | None = None) -> T:
     """The answer to a question to the cluster (offsets, committed positions), asked
     again while the error is one that passes (PASSING), for up to `timeout` seconds;
     then the last error is raised. A single broker that is down fails the same way,
-    after the same wait.
+    after the same wait. `question(seconds)` waits at most that long for its answer.
 
     Between two tries the `client` asking re-reads the cluster's metadata: a question
     about a partition goes to the leader the client last heard of, and librdkafka does
     not look again on its own when that leader is dead."""
+    deadline = time.monotonic() + timeout
 
     def look_again(_state: object) -> None:
         if client is not None:
             with contextlib.suppress(KafkaException):
-                client.list_topics(timeout=2)
+                client.list_topics(timeout=min(ATTEMPT_SECONDS, max(deadline - time.monotonic(), 0.1)))
+
+    def one_try() -> T:
+        return question(min(ATTEMPT_SECONDS, max(deadline - time.monotonic(), 0.1)))
 
     asking = Retrying(
         retry=retry_if_exception(passes),
@@ -134,7 +144,7 @@ def ask(question: Callable[[], T], timeout: float, client: Consumer | None = Non
         before_sleep=look_again,
         reraise=True,
     )
-    return asking(question)
+    return asking(one_try)
 
 
 def passes(error: BaseException) -> bool:
@@ -148,9 +158,7 @@ def end_positions(consumer: Consumer, topics: Iterable[Topic], timeout: float = 
     for topic in topics:
         for partition in range(topic.partitions):
             where = TopicPartition(topic.name, partition)
-            _low, high = ask(
-                partial(consumer.get_watermark_offsets, where, timeout=timeout), timeout, consumer
-            )
+            _low, high = ask(partial(consumer.get_watermark_offsets, where), timeout, consumer)
             positions.append(TopicPartition(topic.name, partition, high))
     return positions
 

@@ -12,10 +12,11 @@ from confluent_kafka import KafkaError, KafkaException
 from evcharging.kafka import ask
 
 
-def failing(code: int, times: int) -> tuple[list[float], Callable[[], str]]:
+def failing(code: int, times: int) -> tuple[list[float], Callable[[float], str]]:
     asked: list[float] = []
 
-    def question() -> str:
+    def question(timeout: float) -> str:
+        assert 0 < timeout <= 2.0, "one try waits at most ATTEMPT_SECONDS"
         asked.append(time.monotonic())
         if len(asked) <= times:
             raise KafkaException(KafkaError(code))
@@ -69,3 +70,9 @@ def test_the_client_reads_where_the_partitions_are_now_before_each_new_try() -> 
     _asked, question = failing(KafkaError._RESOLVE, times=2)
     assert ask(question, timeout=5, client=client) == "answer"  # type: ignore[arg-type]
     assert client.looked == 2
+
+
+def test_a_broker_handle_dropped_with_its_node_is_asked_again() -> None:
+    asked, question = failing(KafkaError._DESTROY_BROKER, times=1)
+    assert ask(question, timeout=5) == "answer"
+    assert len(asked) == 2

@@ -95,7 +95,7 @@ def test_a_broker_killed_mid_supply_loses_nothing(cluster: Stack) -> None:
     try:
         wait_until(lambda: supplying(cluster, first_cp), 60, f"{first_cp} to supply energy")
         victim = leader_of(cluster, TELEMETRY.name, partition_for(first_cp, TELEMETRY.partitions))
-        roles = roles_of(cluster, victim, second_cp)
+        roles = roles_of(cluster, victim, second_cp, "DRV002")
         cluster.compose("kill", "-s", "SIGKILL", NODES[victim])
         print(f"killed node {victim}, {roles}")  # shown with -s
         # Another driver asks at once, while the broker is dead and its partitions move:
@@ -150,13 +150,14 @@ def assert_reported_once_and_billed(observer: TopicTail, session: dict[str, Any]
     assert session["consumo_kwh"] > Decimal(0)
 
 
-def roles_of(stack: Stack, node: int, cp: str) -> list[str]:
-    """What `node` did for a request at `cp` when it was killed: which partitions it led,
-    and whether it coordinated central-stream's group."""
+def roles_of(stack: Stack, node: int, cp: str, driver: str) -> list[str]:
+    """What `node` did for `driver`'s request at `cp` when it was killed: which of their
+    partitions it led, and whether it coordinated central-stream's group."""
+    keys = ((SUPPLY_REQUESTS, cp), (CP_COMMANDS, cp), (DRIVER_RESPONSES, driver), (TICKETS, driver))
     roles = [
         f"leader of {topic.name}[{partition}]"
-        for topic in (SUPPLY_REQUESTS, DRIVER_RESPONSES, CP_COMMANDS)
-        if leader_of(stack, topic.name, partition := partition_for(cp, topic.partitions)) == node
+        for topic, key in keys
+        if leader_of(stack, topic.name, partition := partition_for(key, topic.partitions)) == node
     ]
     client = admin(stack)  # kept: its futures answer only while it lives
     (group,) = client.describe_consumer_groups([STREAM_GROUP]).values()

@@ -58,8 +58,8 @@ class Watchdog:
         wanted = [TopicPartition(topic.name, p) for topic in self._sources for p in sorted(partitions)]
         reader = self._reader()
         behind = 0
-        for position in ask(lambda: reader.committed(wanted, timeout=10), 10, reader):
-            low, high = ask(partial(reader.get_watermark_offsets, position, timeout=10), 10, reader)
+        for position in ask(partial(reader.committed, wanted), 10, reader):
+            low, high = ask(partial(reader.get_watermark_offsets, position), 10, reader)
             start = position.offset if position.offset >= 0 else low
             behind += max(0, high - start)
         return behind

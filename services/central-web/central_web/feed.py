@@ -142,15 +142,13 @@ class Feed(threading.Thread):
         since_ms = int((datetime.now(UTC) - self.window).timestamp() * 1000)
         recent = [TopicPartition(t.name, p, since_ms) for t in RECENT_TOPICS for p in range(t.partitions)]
         try:
-            starts = ask(lambda: consumer.offsets_for_times(recent, timeout=10), 10, consumer)
+            starts = ask(partial(consumer.offsets_for_times, recent), 10, consumer)
             statuses = [
                 TopicPartition(CP_STATUS.name, p, OFFSET_BEGINNING) for p in range(CP_STATUS.partitions)
             ]
             ends = {}
             for tp in statuses:
-                low, high = ask(
-                    partial(consumer.get_watermark_offsets, tp, timeout=10, cached=False), 10, consumer
-                )
+                low, high = ask(partial(consumer.get_watermark_offsets, tp, cached=False), 10, consumer)
                 if high > low:
                     ends[(tp.topic, tp.partition)] = int(high)
         except KafkaException as error:

@@ -26,6 +26,12 @@ from evcharging.messages import CpStatus, Message, SupplyRequest
 from evcharging.partitioning import partition_for
 from evcharging.topics import CP_STATUS, DRIVER_RESPONSES, SUPPLY_REQUESTS, TICKETS, Topic
 
+PATIENCE_FACTOR = 2
+"""Reading waits for Kafka up to twice a request's validity: when a node of a three-node
+cluster dies, its partitions answer again from another node only after its controllers
+have given up on it (infra/kafka-cluster.yml; 4-7 s measured, more when the node also
+led the controllers), and a driver that starts meanwhile should wait, not fail."""
+
 
 class BrokerUnreachable(RuntimeError):
     """Kafka did not answer in time: `bootstrap` was tried, `detail` says what failed."""
@@ -81,6 +87,9 @@ class DriverBus:
         self.bootstrap = bootstrap
         self.driver_id = driver_id
         self.timeout = timeout
+        """How long a request is valid: its delivery waits no longer."""
+        self.patience = PATIENCE_FACTOR * timeout
+        """How long reading waits for the broker before it is called unreachable."""
         self._producer: ContractProducer | None = None
 
     # --- sending ----------------------------------------------------------------
@@ -107,7 +116,7 @@ class DriverBus:
             ends = {(tp.topic, tp.partition): self._high(consumer, tp) for tp in tps}
             consumer.assign(tps)
             latest: dict[str, CpStatus] = {}
-            for item in _drain(consumer, _Catchup(ends), self.timeout, self.bootstrap):
+            for item in _drain(consumer, _Catchup(ends), self.patience, self.bootstrap):
                 if isinstance(item.message, CpStatus):
                     latest[item.message.cp_id] = item.message
             return latest
@@ -128,7 +137,7 @@ class DriverBus:
         except BaseException:
             consumer.close()
             raise
-        return Inbox(consumer, tickets, tickets_end, self.timeout, self.bootstrap)
+        return Inbox(consumer, tickets, tickets_end, self.patience, self.bootstrap)
 
     def close(self) -> None:
         if self._producer is not None:
@@ -151,9 +160,7 @@ class DriverBus:
     def _high(self, consumer: Consumer, tp: TopicPartition) -> int:
         try:
             _low, high = ask(
-                partial(consumer.get_watermark_offsets, tp, timeout=self.timeout, cached=False),
-                self.timeout,
-                consumer,
+                partial(consumer.get_watermark_offsets, tp, cached=False), self.patience, consumer
             )
         except KafkaException as error:
             raise BrokerUnreachable(
@@ -164,7 +171,7 @@ class DriverBus:
     def _committed(self, consumer: Consumer, tp: TopicPartition) -> int:
         where = [TopicPartition(tp.topic, tp.partition)]
         try:
-            [committed] = ask(lambda: consumer.committed(where, timeout=self.timeout), self.timeout, consumer)
+            [committed] = ask(partial(consumer.committed, where), self.patience, consumer)
         except KafkaException as error:
             raise BrokerUnreachable(
                 self.bootstrap, f"no committed offset of {tp.topic}: {error.args[0].str()}"
