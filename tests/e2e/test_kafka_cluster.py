@@ -89,7 +89,7 @@ def test_a_broker_killed_mid_supply_loses_nothing(cluster: Stack) -> None:
     cps = cluster.wait_engine_ids(2)
     cluster.wait_states(dict.fromkeys(cps, "activado"), timeout=120)
     first_cp, second_cp = cps
-    observer = TopicTail(cluster.infra.kafka_bootstrap, [TELEMETRY, SUPPLY_ENDED, TICKETS])
+    observer = TopicTail(cluster.infra.kafka_bootstrap, [TELEMETRY, SUPPLY_ENDED, TICKETS, DRIVER_RESPONSES])
     started = time.time()
     first = cluster.start_driver("DRV001", "charge", first_cp)
     try:
@@ -104,16 +104,23 @@ def test_a_broker_killed_mid_supply_loses_nothing(cluster: Stack) -> None:
     finally:
         events = cluster.finish(first, timeout=180)
     assert outcome(events) == "charged", events
-    assert outcome(second) == "charged", (second, f"node {victim} was {roles}", stream_log(cluster))
+    # The second request is answered before it expires, or — when the failover outlasts
+    # it (a node that led its partition and central-stream's group takes up to about
+    # 10 s to replace) — it expires unanswered and is never authorised late.
+    answered = outcome(second)
+    assert answered in ("charged", "no_answer"), (second, f"node {victim} was {roles}", stream_log(cluster))
+    print(f"the second request: {answered}")
+    if answered == "no_answer":
+        assert_answered_expired(observer, second)
     sessions = cluster.query(
         "SELECT id, cp_id, conductor_id, consumo_kwh, estado FROM suministros"
         " WHERE fecha_inicio >= FROM_UNIXTIME(%s) ORDER BY conductor_id",
         int(started) - 5,
     )
-    assert [(s["cp_id"], s["conductor_id"], s["estado"]) for s in sessions] == [
-        (first_cp, "DRV001", "unplugged"),
-        (second_cp, "DRV002", "unplugged"),
-    ], sessions
+    expected = [(first_cp, "DRV001", "unplugged")]
+    if answered == "charged":
+        expected.append((second_cp, "DRV002", "unplugged"))
+    assert [(s["cp_id"], s["conductor_id"], s["estado"]) for s in sessions] == expected, sessions
     for session in sessions:
         assert_reported_once_and_billed(observer, session)
     observer.close()
@@ -148,6 +155,22 @@ def assert_reported_once_and_billed(observer: TopicTail, session: dict[str, Any]
     )
     assert {(t.message_id, t.kwh) for t in tickets} == {(tickets[0].message_id, session["consumo_kwh"])}
     assert session["consumo_kwh"] > Decimal(0)
+
+
+def assert_answered_expired(observer: TopicTail, events: list[dict[str, Any]]) -> None:
+    """A request the driver gave up on gets its answer once the central is back: denied
+    as expired, never authorised late."""
+    (request,) = [event["request_id"] for event in events if event.get("event") == "requested"]
+    answers = wait_until(
+        lambda: [
+            a for a in observer.of("DRV002", DRIVER_RESPONSES) if getattr(a, "request_id", None) == request
+        ],
+        120,
+        f"the central's answer to {request}",
+    )
+    assert all(
+        isinstance(a, m.SupplyDenied) and a.reason == m.DenialReason.REQUEST_EXPIRED for a in answers
+    ), answers
 
 
 def roles_of(stack: Stack, node: int, cp: str, driver: str) -> list[str]:
