@@ -15,7 +15,7 @@ import pytest
 
 from evcharging import messages as m
 from evcharging.topics import CP_STATUS, SUPPLY_ENDED, TELEMETRY, TICKETS, Topic
-from tests.support.e2e import Stack, containers, healthy, save_figures
+from tests.support.e2e import Stack, containers, healthy, save_figures, supplying_energy
 from tests.support.kafka import TopicTail
 from tests.support.stack import compose, infra_addresses
 from tests.support.waiting import wait_until
@@ -94,12 +94,6 @@ def supply_through(
     assert len(distinct) == 1, f"{len(distinct)} different tickets on Kafka for session {session}: {tickets}"
     assert tickets[0].kwh == row["consumo_kwh"]
     return Billed(session, row["consumo_kwh"], row["estado"]), reported
-
-
-def supplying_energy(stack: Stack, cp: str) -> bool:
-    """True once the page shows energy flowing at `cp`: the vehicle is plugged in."""
-    tile = stack.cps().get(cp, {})
-    return tile.get("state") == "suministrando" and Decimal(tile.get("kwh") or 0) > 0
 
 
 def ended_supply(stack: Stack, cp: str, driver_id: str, since: float) -> dict[str, Any] | None:

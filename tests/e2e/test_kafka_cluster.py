@@ -25,7 +25,7 @@ from evcharging.topics import (
     TELEMETRY,
     TICKETS,
 )
-from tests.support.e2e import Stack
+from tests.support.e2e import Stack, supplying_energy
 from tests.support.kafka import TopicTail
 from tests.support.stack import TEST_PORT_BASE, host_ports, make, stack_settings
 from tests.support.waiting import wait_until
@@ -93,7 +93,7 @@ def test_a_broker_killed_mid_supply_loses_nothing(cluster: Stack) -> None:
     started = time.time()
     first = cluster.start_driver("DRV001", "charge", first_cp)
     try:
-        wait_until(lambda: supplying(cluster, first_cp), 60, f"{first_cp} to supply energy")
+        wait_until(lambda: supplying_energy(cluster, first_cp), 60, f"{first_cp} to supply energy")
         victim = leader_of(cluster, TELEMETRY.name, partition_for(first_cp, TELEMETRY.partitions))
         roles = roles_of(cluster, victim, second_cp, "DRV002")
         cluster.compose("kill", "-s", "SIGKILL", NODES[victim])
@@ -196,11 +196,6 @@ def stream_log(stack: Stack) -> str:
 def leader_of(stack: Stack, topic: str, partition: int) -> int:
     metadata = admin(stack).list_topics(topic, timeout=30)
     return int(metadata.topics[topic].partitions[partition].leader)
-
-
-def supplying(stack: Stack, cp: str) -> bool:
-    tile = stack.cps().get(cp, {})
-    return tile.get("state") == "suministrando" and Decimal(tile.get("kwh") or 0) > 0
 
 
 def outcome(events: list[dict[str, Any]]) -> str | None:

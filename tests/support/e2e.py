@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from evcharging.db import connect, cursor
@@ -167,6 +168,12 @@ class Stack:
                 return list(cur.fetchall())
         finally:
             connection.close()
+
+
+def supplying_energy(stack: Stack, cp: str) -> bool:
+    """True once the page shows energy flowing at `cp`: the vehicle is plugged in."""
+    tile = stack.cps().get(cp, {})
+    return tile.get("state") == "suministrando" and Decimal(tile.get("kwh") or 0) > 0
 
 
 def containers(*services: str, all_states: bool = False) -> list[dict[str, Any]]:

@@ -397,20 +397,7 @@ class Terminal:
 def test_on_a_terminal_the_screen_quits_and_restores_the_terminal(tmp_path: Path, quit_by: str) -> None:
     terminal = Terminal()
     before = termios.tcgetattr(terminal.slave)
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ENGINE_DIR),
-        "ENGINE_CONTROL_SOCKET": str(tmp_path / "missing.sock"),
-        "TERM": "xterm-256color",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cp_engine.cli", "screen"],
-        stdin=terminal.slave,
-        stdout=terminal.slave,
-        stderr=terminal.slave,
-        env=environment,
-        start_new_session=True,
-    )
+    process = on_terminal(terminal, tmp_path / "missing.sock")
     try:
         terminal.read_until(lambda: b"the engine is not answering here" in terminal.output, "the panel")
         terminal.read_until(lambda: termios.tcgetattr(terminal.slave) != before, "cbreak mode")
@@ -455,6 +442,7 @@ async def a_kafka_problem_on_the_terminal(terminal: Terminal, path: Path, watch:
 
 
 def on_terminal(terminal: Terminal, path: Path) -> subprocess.Popen[bytes]:
+    """`charger screen` on the pseudo-terminal, as a person starts it, against the socket at `path`."""
     environment = {
         **os.environ,
         "PYTHONPATH": str(ENGINE_DIR),
