@@ -74,7 +74,10 @@ def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
         "acks": "all",
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
-        "linger.ms": 5,
+        # Sent at once: a driver's request, a CP's report or the central's answer has
+        # somebody waiting for it. Under load librdkafka still batches whatever queues
+        # while its requests to a broker are in flight.
+        "linger.ms": 0,
     }
 
 
@@ -92,17 +95,40 @@ def consumer_config(bootstrap: str, group_id: str, **extra: Any) -> dict[str, An
 class ContractProducer:
     """Sends contract messages, each keyed as its topic says."""
 
+    serve_on_send = True
+    """Whether a send serves the delivery reports waiting (poll(0)) on the sender's thread;
+    False when a thread of the owner's serves them."""
+
     def __init__(self, bootstrap: str, client_id: str, **overrides: Any) -> None:
         self._producer = Producer({**producer_config(bootstrap, client_id), **overrides})
 
     def send(self, topic: Topic, message: Message, on_delivery: DeliveryReport | None = None) -> None:
         """Queue `message`; `on_delivery(error, record)` runs in whichever thread serves
         delivery reports (poll, flush); by default a failure is logged."""
+        self._produce(topic, message, on_delivery or _report_failure)
+
+    def send_unfollowed(self, topic: Topic, message: Message) -> None:
+        """Queue a message whose delivery nobody follows (a live figure the next one
+        supersedes): no Python runs when it is delivered. A failure of the connection
+        still reaches the client's error callback."""
+        self._produce(topic, message, None)
+
+    def write(
+        self, topic: str, key: bytes, value: bytes, partition: int, on_delivery: DeliveryReport | None
+    ) -> None:
+        """Queue a record outside the contract (a stream processor's changelog) in `partition`;
+        `on_delivery` as for send, None for no report."""
+        self._producer.produce(topic, value, key=key, partition=partition, on_delivery=on_delivery)
+        if self.serve_on_send:
+            self._producer.poll(0)
+
+    def _produce(self, topic: Topic, message: Message, on_delivery: DeliveryReport | None) -> None:
         if not isinstance(message, Message):
             raise TypeError(f"{topic.name}: expected a contract message, got {type(message).__name__}")
-        report = on_delivery or _report_failure
-        self._producer.produce(topic.name, encode(message), key=key_of(topic, message), on_delivery=report)
-        self._producer.poll(0)
+        key = key_of(topic, message)
+        self._producer.produce(topic.name, encode(message), key=key, on_delivery=on_delivery)
+        if self.serve_on_send:
+            self._producer.poll(0)
 
     def poll(self, timeout: float) -> int:
         """Serve delivery reports for up to `timeout` s; returns how many were served."""

@@ -47,13 +47,15 @@ class Worker(faust.Worker):
 def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.App, CentralStream]:
     app = create_app(settings)
     store = Store(Database(database, cp_prefix=settings.cp_prefix))
-    registry = CachedRegistry(store, miss_ttl=settings.registry_miss_ttl)
+    # The registry on a connection of its own: a full reload must not hold up a session's rows.
+    registry_source = Store(Database(database, cp_prefix=settings.cp_prefix))
+    registry = CachedRegistry(registry_source, miss_ttl=settings.registry_miss_ttl)
     sink = KafkaSink(settings.kafka_bootstrap, client_id=f"{settings.app_id}-sink")
 
     central = CentralStream(app, settings, store, registry, sink)
 
-    def close_clients(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
-        central.close_intake()
+    async def close_clients(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        await central.close()
         sink.close()
 
     app.on_before_shutdown.connect(close_clients)

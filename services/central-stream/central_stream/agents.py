@@ -13,8 +13,9 @@ everything else. Telemetry, nearly all of the input, comes in apart from Faust
 (intake.py says why) and is conflated under load — only the newest report of
 each CP is applied (latest.py says why nothing is lost by it) — and a CP's
 waiting report is applied before any other event of that CP, so an end or a
-fault bills the energy it reports. One lock makes the rules see one event at a
-time; Kafka never ordered events of different topics anyway.
+fault bills the energy it reports. Each CP takes its turn (turns.py): the rules
+see one event of a CP at a time, and a CP waiting for MariaDB or the broker
+holds up no other CP.
 
 For each event the agent: parses it against the contract (or dead-letters it),
 applies the rules (rules.py), carries out the effects, then saves the record.
@@ -22,20 +23,14 @@ The order of those last steps is the crash story:
 
 1. database rows first (idempotent upserts),
 2. then the messages, waiting for the broker's acknowledgement,
-3. then the record: into the table, and to its changelog (which *is* the state).
+3. then the record, on the table's changelog (which *is* the state; records.py).
 
 A crash before 3 replays the event from the last commit: the rules see the old
 record and produce the same rows and messages, with the same ids. A crash after
 3 replays it against the new record, which recognises it as already done. So
-nothing is lost, and nothing is billed twice. Live telemetry does not wait for
-acknowledgements: a lost live update is superseded by the next one.
-
-Why the record is not simply assigned (`table[cp] = value`): Faust then only
-*buffers* the changelog write (`send_soon`), and its flush before an offset
-commit gives up on that buffer after 0.1 s — the SIGKILL test caught a commit
-whose record never reached the changelog, and the restarted worker forgot the
-session. So the record goes to the local store and straight to the producer;
-Faust's commit waits for everything the producer holds.
+nothing is lost, and nothing is billed twice. Telemetry does not wait for
+acknowledgements: a lost live update is superseded by the next one, and the
+record it changed is written before its offset is committed (records.py).
 """
 
 from __future__ import annotations
@@ -55,10 +50,12 @@ from central_stream import rules
 from central_stream.app import CHANGELOG_CONFIG
 from central_stream.intake import Positions, Record, TelemetryIntake
 from central_stream.latest import Latest
+from central_stream.records import CpRecords
 from central_stream.registry import CachedRegistry
 from central_stream.rules import CpRecord, Inbound, Outcome
 from central_stream.settings import StreamSettings
 from central_stream.store import StoreRejected
+from central_stream.turns import Turns
 from central_stream.watchdog import Progress, Watchdog
 from evcharging import health
 from evcharging import topics as t
@@ -77,9 +74,12 @@ SOURCES: tuple[t.Topic, ...] = (
     t.CP_CONNECTIONS,
     t.OPERATOR_COMMANDS,
 )
+SOURCE_NAMES = frozenset(topic.name for topic in SOURCES)
 FAUST_SOURCES = tuple(topic for topic in SOURCES if topic is not t.TELEMETRY)
 """What Faust reads; telemetry comes in through intake.py."""
 SERVICE = "central-stream"
+TELEMETRY_TURN = 200
+"""Telemetry reports applied in one turn of the loop, at most, before other work gets it."""
 
 
 class StorePort(Protocol):
@@ -93,7 +93,7 @@ class StorePort(Protocol):
 
 
 class Sink(Protocol):
-    """Publishes contract messages (sink.KafkaSink; a recorder in unit tests)."""
+    """Publishes contract messages and writes records (sink.KafkaSink; a recorder in unit tests)."""
 
     async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
         """Queue `message`; the awaitable returned completes on the broker's ack."""
@@ -103,9 +103,11 @@ class Sink(Protocol):
         """Queue a live figure, which nobody waits for."""
         ...
 
-
-ChangelogWriter = Callable[[str, str, int], Awaitable[Awaitable[Any]]]
-"""(cp_id, record as JSON, partition) -> an awaitable of the broker's acknowledgement."""
+    async def write(
+        self, topic: str, key: bytes, value: bytes, partition: int, acknowledged: bool
+    ) -> Awaitable[Any] | None:
+        """Queue a changelog record; with `acknowledged`, an awaitable of the broker's ack."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,6 @@ class CentralStream:
         registry: CachedRegistry,
         sink: Sink,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        changelog: ChangelogWriter | None = None,
         intake: Callable[[], TelemetryIntake] | None = None,
     ) -> None:
         self.app = app
@@ -166,7 +167,7 @@ class CentralStream:
         self.registry = registry
         self.sink = sink
         self.clock = clock
-        self.records = app.Table(
+        self.table = app.Table(
             "cp_state",
             key_type=str,
             value_type=str,
@@ -174,7 +175,8 @@ class CentralStream:
             extra_topic_configs=CHANGELOG_CONFIG,
             help="CP id -> rules.CpRecord as JSON: the facts that make the CP's state",
         )
-        self.changelog = changelog or self._send_changelog
+        self.records = CpRecords(self.table, self._write_record, self._partition_of)
+        self.turns = Turns()
         control = [topic.name for topic in FAUST_SOURCES if topic is not t.SUPPLY_REQUESTS]
         self.agent = app.agent(_raw_topic(app, *control), name="cp_events")(self._process)
         self.requests_agent = app.agent(_raw_topic(app, t.SUPPLY_REQUESTS.name), name="supply_requests")(
@@ -195,7 +197,6 @@ class CentralStream:
         cast(Any, app.on_partitions_revoked).connect(self._forget_revoked)  # typed for sync receivers
         cast(Any, app.on_partitions_assigned).connect(self._read_assigned)
         app.timer(settings.housekeeping_interval, name="housekeeping")(self.housekeeping)
-        self._lock = asyncio.Lock()
         self._reconciled: set[int] = set()
         self._started = time.monotonic()
         self._last_event = time.monotonic()
@@ -203,7 +204,6 @@ class CentralStream:
         self._watchdog = Watchdog(
             settings.kafka_bootstrap, settings.app_id, FAUST_SOURCES, settings.stall_limit
         )
-        self.processed = 0
 
     # --- the agents ---------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class CentralStream:
         async for event in stream.events():
             self._last_event = time.monotonic()
             origin = Origin.of(event.message)
-            async with self._lock:
+            async with self.turns.of(origin.cp_id):
                 await self._apply_waiting(origin.cp_id)  # an end or a fault bills the newest figures
                 await self.handle(origin.topic, origin.key, origin.raw, origin.partition, origin.offset)
             yield None
@@ -251,14 +251,20 @@ class CentralStream:
         try:
             while True:
                 await self._until_ready()
-                waiting = await self.waiting.next()
-                async with self._lock:
-                    if waiting.origin.partition in self.intake_partitions:
-                        await self._apply_report(waiting)
+                await self.waiting.oldest()
+                for _ in range(min(TELEMETRY_TURN, len(self.waiting))):
+                    await self._apply_oldest()
                 await asyncio.sleep(0)  # a backlog must not keep a request or a fault off the loop
         except Exception:
             log.critical("applying telemetry failed; ending the worker", exc_info=True)
             self._watchdog.end_process()
+
+    async def _apply_oldest(self) -> None:
+        cp_id = await self.waiting.oldest()
+        async with self.turns.of(cp_id):
+            waiting = self.waiting.take(cp_id)  # None if an event of the CP applied it meanwhile
+            if waiting is not None and waiting.origin.partition in self.intake_partitions:
+                await self._apply_report(waiting)
 
     async def _until_ready(self) -> None:
         """Until the table is recovered: a report applied before would meet an empty record."""
@@ -285,13 +291,22 @@ class CentralStream:
         """Reports of partitions now another worker's are its to apply: commit up to
         the first not applied here, and forget the rest."""
         gone = {tp.partition for tp in revoked if tp.topic == t.SUPPLY_REQUESTS.name}
-        async with self._lock:  # not in the middle of applying one
+        async with self.turns.everyone():  # not in the middle of applying one
             self.intake_partitions -= gone
+            await self._commit_telemetry(gone)
             if self.intake is not None:
-                self.intake.commit(self.positions.committable(gone))
                 self.intake.assign(self.intake_partitions)
+            self.records.forget(gone)
             self.positions.forget(gone)
             self.waiting.drop(lambda waiting: waiting.origin.partition in gone)
+
+    async def _commit_telemetry(self, partitions: set[int]) -> None:
+        """Commit the telemetry of these partitions as far as it is applied, once the
+        records it changed are on the changelog (records.py)."""
+        positions = self.positions.committable(partitions)
+        await self.records.persist(partitions)
+        if self.intake is not None:
+            self.intake.commit(positions)
 
     async def handle(
         self, topic: str, key: bytes | None, raw: bytes | None, partition: int, offset: int
@@ -315,10 +330,11 @@ class CentralStream:
     async def apply(self, event: Inbound, origin: Origin) -> None:
         """Apply the rules to one parsed event and carry out what they say."""
         cp_id = origin.cp_id
-        await self.registry.look_up(
-            [] if self.registry.cp(cp_id) else [cp_id],
-            [event.driver_id] if isinstance(event, SupplyRequest) else [],
-        )
+        unknown = [] if self.registry.cp(cp_id) else [cp_id]
+        if unknown or isinstance(event, SupplyRequest):
+            await self.registry.look_up(
+                unknown, [event.driver_id] if isinstance(event, SupplyRequest) else []
+            )
         now = self.clock()
         if isinstance(event, SupplyRequest) and rules.utc(now) > rules.utc(event.expires_at):
             now = await self._authorised_at(cp_id, event) or now
@@ -328,7 +344,6 @@ class CentralStream:
         except StoreRejected as error:
             await self._dead_letter(origin, f"database rejected it: {error}")
             return
-        self.processed += 1
         log.log(
             logging.DEBUG if outcome.live_only or outcome.record is None else logging.INFO,
             "%s %s: %s",
@@ -346,22 +361,23 @@ class CentralStream:
         return await self.store.authorised_at(rules.session_id_for(cp_id, request.request_id))
 
     def _parse(self, topic: str, cp_id: str, raw: bytes | None) -> Inbound:
-        if topic not in {source.name for source in SOURCES}:
+        if topic not in SOURCE_NAMES:
             raise ContractError(topic, "central-stream does not consume this topic")
         event: Inbound = decode(topic, raw)
         if event.cp_id != cp_id:
             raise ContractError(topic, f"the key {cp_id!r} is not the message's CP {event.cp_id!r}", "cp_id")
         return event
 
-    async def _send_changelog(self, cp_id: str, value: str, partition: int) -> Awaitable[Any]:
-        """Hand the record to the producer now, in the partition of the CP's events."""
-        topic = self.records.changelog_topic
-        return await topic.send(key=cp_id, value=value, partition=partition)
+    async def _write_record(
+        self, key: bytes, value: bytes, partition: int, acknowledged: bool
+    ) -> Awaitable[Any] | None:
+        """A record to the table's changelog, in the partition of the CP's events."""
+        topic = self.table.changelog_topic.get_topic_name()
+        return await self.sink.write(topic, key, value, partition, acknowledged)
 
     def load(self, cp_id: str) -> CpRecord:
         """The CP's record; a CP never heard of since start-up is desconectado."""
-        raw = self.records.get(cp_id)
-        return CpRecord.model_validate_json(raw) if raw else rules.unknown_cp(cp_id)
+        return self.records.load(cp_id)
 
     async def carry_out(self, cp_id: str, outcome: Outcome, partition: int) -> None:
         """Rows, then acknowledged messages, then the record: see the module's docstring."""
@@ -369,19 +385,18 @@ class CentralStream:
             if isinstance(effect, rules.SaveSupply):
                 await self.store.save_supply(effect.row)
         states = [(e.cp_id, e.state, e.since) for e in outcome.effects if isinstance(e, rules.SaveCpState)]
-        await self.store.save_cp_states(states)
+        if states:
+            await self.store.save_cp_states(states)
         sends = [effect for effect in outcome.effects if isinstance(effect, rules.Send)]
         if outcome.live_only:
             for send in sends:
                 await self.sink.publish_live(send.topic, send.message)
-        else:
-            await asyncio.gather(*[await self.sink.publish(send.topic, send.message) for send in sends])
+            if outcome.record is not None:
+                self.records.keep(outcome.record, partition)
+            return
+        await asyncio.gather(*[await self.sink.publish(send.topic, send.message) for send in sends])
         if outcome.record is not None:
-            value = outcome.record.model_dump_json()
-            self.records.data[cp_id] = value  # the local copy, without Faust's buffered changelog write
-            written = await self.changelog(cp_id, value, partition)
-            if not outcome.live_only:
-                await written
+            await self.records.save(outcome.record, partition)
 
     async def _dead_letter(self, origin: Origin, reason: str) -> None:
         topic, partition, offset = origin.topic, origin.partition, origin.offset
@@ -403,7 +418,7 @@ class CentralStream:
     async def housekeeping(self) -> None:
         """Every few seconds: say we are alive, follow the registry, and make the
         database and `estado_cp` show every CP this worker (newly) owns."""
-        self._check_intake()
+        await self._check_intake()
         health.beat()
         if self.registry.age >= self.settings.registry_refresh:
             await self.registry.reload()
@@ -424,14 +439,14 @@ class CentralStream:
             await self.reconcile(due)
         await self._check_progress(owned)
 
-    def _check_intake(self) -> None:
+    async def _check_intake(self) -> None:
         """Commit what telemetry is applied; a dead intake thread is a crash."""
         if self.intake is None:
             return
         if not self.intake.alive:
             log.critical("the telemetry intake stopped; ending the worker")
             self._watchdog.end_process()
-        self.intake.commit(self.positions.committable(self.intake_partitions))
+        await self._commit_telemetry(set(self.intake_partitions))
 
     def _check_recovery(self) -> None:
         """A table recovery whose remaining changes stay the same for the stall limit is stuck."""
@@ -446,11 +461,19 @@ class CentralStream:
             log.critical("table recovery made no progress for %.0f s; ending the worker", stuck_for)
             self._watchdog.end_process()
 
-    def close_intake(self) -> None:
-        """At shutdown: commit what is applied and stop reading (no longer watched)."""
-        intake, self.intake = self.intake, None
+    async def close(self, timeout: float = 10.0) -> None:
+        """At shutdown: write what records wait, commit the telemetry applied, stop reading.
+        If Kafka does not take the records within `timeout`, nothing more is committed:
+        the next worker applies those reports again."""
+        intake, self.intake = self.intake, None  # no longer watched
+        positions = self.positions.committable(self.intake_partitions)
+        try:
+            await asyncio.wait_for(self.records.persist(), timeout)
+        except TimeoutError:
+            log.warning("records not written at shutdown; their telemetry is read again")
+            positions = {}
         if intake is not None:
-            intake.close(self.positions.committable(self.intake_partitions))
+            intake.close(positions)
 
     async def _check_progress(self, owned: set[int]) -> None:
         idle_for = time.monotonic() - self._last_event
@@ -481,7 +504,7 @@ class CentralStream:
         (SPEC step 1). Run when partitions are assigned, so a restart repairs
         whatever a crash left half-published."""
         now = self.clock()
-        async with self._lock:
+        async with self.turns.everyone():
             records = [self.load(cp_id) for cp_id in sorted(cp_ids)]
             await self.store.save_cp_states([(r.cp_id, r.state, now) for r in records])
             acks = []

@@ -32,6 +32,8 @@ __all__ = ["Positions", "Record", "TelemetryIntake"]
 
 BATCH = 500
 """Records handed to the event loop at a time, at most."""
+POLL_TIMEOUT = 0.1
+"""Seconds the thread waits for a record before it looks at assignment and commits again."""
 BATCHES_IN_FLIGHT = 20
 """Batches handed over and not yet taken in: past this the thread waits (backpressure)."""
 
@@ -123,7 +125,7 @@ class TelemetryIntake:
         try:
             while self._running:
                 self._carry_out_requests()
-                batch = self._consumer.consume(BATCH, timeout=0.1)
+                batch = self._read_batch()
                 if batch and self._wait_for_room():
                     loop.call_soon_threadsafe(deliver, batch)
             self._carry_out_requests()
@@ -131,6 +133,14 @@ class TelemetryIntake:
             log.critical("the telemetry intake failed", exc_info=True)
         finally:
             self._consumer.close()
+
+    def _read_batch(self) -> list[Record]:
+        """What has come, as soon as one record is there: consume(BATCH, timeout) alone
+        would wait out its timeout unless the batch filled, a delay on every report."""
+        first = self._consumer.poll(POLL_TIMEOUT)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(BATCH - 1, timeout=0)]
 
     def _wait_for_room(self) -> bool:
         while self._running:

@@ -4,8 +4,8 @@ Telemetry is cumulative (energy so far), so when central-stream falls behind
 only the newest report of each CP matters: a driver and the page want the
 figures of now, not a replay of the last minutes, and a backlog of them must
 not hold up a driver's request or a fault. The telemetry agent takes reports
-off Faust's stream as fast as they come and keeps the newest per CP here; a
-task applies them, the CP that has waited longest first.
+in as fast as they come and keeps the newest per CP here; a task applies
+them, the CP that has waited longest first.
 
 Nothing is lost by it: a report replaced by a newer one of the same session is
 acknowledged at once (the newer one carries its energy), and the newest is
@@ -44,13 +44,13 @@ class Latest(Generic[T]):
         """Remove and return what waits for `cp_id`: it must be applied now, out of turn."""
         return self._waiting.pop(cp_id, None)
 
-    async def next(self) -> T:
-        """The item of the CP that has waited longest, once there is one."""
+    async def oldest(self) -> str:
+        """The CP that has waited longest, once there is one. Its item stays until
+        taken: whoever takes it must hold the CP's turn first (turns.py)."""
         while not self._waiting:
             self._arrived.clear()
             await self._arrived.wait()
-        first = next(iter(self._waiting))
-        return self._waiting.pop(first)
+        return next(iter(self._waiting))
 
     def drop(self, unwanted: Callable[[T], bool]) -> int:
         """Forget the items `unwanted` says (their partitions went to another worker)."""

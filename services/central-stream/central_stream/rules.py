@@ -22,6 +22,7 @@ drop it: session id from the request, ticket id = session id, message ids from
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ RECENT_REQUESTS = 32
 Older ones are safe to forget: by then the request has expired."""
 
 _ID_NAMESPACE = uuid.UUID("5d0c4f3e-6b1a-4c1e-9a52-0e1f7c2b9a11")
+_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
 
 Inbound = (
     SupplyRequest
@@ -90,8 +92,15 @@ def price(kwh: Decimal, price_per_kwh: Decimal) -> Decimal:
 
 
 def derived_id(*parts: str) -> str:
-    """A stable id for an output, so that re-processing an input re-creates the same output."""
-    return uuid.uuid5(_ID_NAMESPACE, "\x1f".join(parts)).hex
+    """A stable id for an output, so that re-processing an input re-creates the same output.
+
+    It is uuid.uuid5(_ID_NAMESPACE, ...).hex, computed without the UUID object:
+    two ids per telemetry report made that object a tenth of the rules' time."""
+    name = _NAMESPACE_BYTES + "\x1f".join(parts).encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
 
 
 def utc(moment: datetime) -> datetime:

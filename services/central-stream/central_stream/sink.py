@@ -1,16 +1,16 @@
-"""Where central-stream's messages go out: librdkafka, not Faust's own producer.
+"""Where central-stream's messages and records go out: librdkafka, not Faust's own producer.
 
-Why: a telemetry event makes the agent publish two messages (the driver's
-SupplyUpdate and the page's CpStatus). Sent through Faust's producer (aiokafka,
-pure Python, on the agent's event loop) those sends were the largest share of
-the agent's time per event; librdkafka batches and encodes them in C, on its
-own threads, and only its delivery reports come back to the loop.
+Why: Faust's producer (aiokafka) is pure Python and runs on the agent's event
+loop; sent through it, the two messages of a telemetry report (the driver's
+SupplyUpdate and the page's CpStatus) and the CP's record were most of the
+agent's time per report. librdkafka batches and encodes in C, on its own
+threads. Only what somebody waits for comes back to the loop: a message the
+agent must see acknowledged before it saves the CP's record (agents.py), or a
+changelog write records.py waits for. A live figure is sent with no delivery
+report at all: a lost one is superseded by the next.
 
-The crash story of agents.py is unchanged: the agent still waits for the
-broker's acknowledgement of every message that is not a live figure before it
-saves the CP's record, and the record itself still goes through Faust's
-producer, which Faust flushes before it commits offsets. A live figure that a
-crash loses is superseded by the next one.
+Everything goes through one idempotent producer, so each partition keeps the
+order it was written in (records.py relies on it).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -40,32 +41,31 @@ class KafkaSink:
         # No delivery deadline: while Kafka restarts, messages wait for it, as the
         # agent does (SPEC: Kafka restarts lose nothing).
         self._producer = ContractProducer(bootstrap, client_id, **{"message.timeout.ms": 0})
+        self._producer.serve_on_send = False  # _serve_reports does
         self._serving = True
         self._reports = threading.Thread(target=self._serve_reports, name="delivery-reports", daemon=True)
         self._reports.start()
 
     async def publish(self, topic: Topic, message: Message) -> asyncio.Future[None]:
         """Queue `message`; the future completes when the broker has acknowledged it."""
-        loop = asyncio.get_running_loop()
-        acknowledged: asyncio.Future[None] = loop.create_future()
-
-        def delivered(error: KafkaError | None, _record: Any) -> None:
-            loop.call_soon_threadsafe(_settle, acknowledged, error)
-
-        await self._send(topic, message, delivered)
+        acknowledged, report = _acknowledgement()
+        await _queued(lambda: self._producer.send(topic, message, report))
         return acknowledged
 
     async def publish_live(self, topic: Topic, message: Message) -> None:
-        """Queue a live figure: nobody waits for it, a failure is only logged."""
-        await self._send(topic, message, None)
+        """Queue a live figure: nobody waits for it, and nothing comes back."""
+        await _queued(lambda: self._producer.send_unfollowed(topic, message))
 
-    async def _send(self, topic: Topic, message: Message, on_delivery: DeliveryReport | None) -> None:
-        while True:
-            try:
-                self._producer.send(topic, message, on_delivery)
-                return
-            except BufferError:
-                await asyncio.sleep(QUEUE_FULL_PAUSE)
+    async def write(
+        self, topic: str, key: bytes, value: bytes, partition: int, acknowledged: bool
+    ) -> asyncio.Future[None] | None:
+        """Queue a changelog record; with `acknowledged`, a future of the broker's ack."""
+        if not acknowledged:
+            await _queued(lambda: self._producer.write(topic, key, value, partition, None))
+            return None
+        future, report = _acknowledgement()
+        await _queued(lambda: self._producer.write(topic, key, value, partition, report))
+        return future
 
     def _serve_reports(self) -> None:
         while self._serving:
@@ -79,6 +79,27 @@ class KafkaSink:
         if left:
             log.warning("%d messages not acknowledged by Kafka at shutdown", left)
         return left
+
+
+def _acknowledgement() -> tuple[asyncio.Future[None], DeliveryReport]:
+    """A future of the loop, and the delivery report that settles it from librdkafka's thread."""
+    loop = asyncio.get_running_loop()
+    acknowledged: asyncio.Future[None] = loop.create_future()
+
+    def delivered(error: KafkaError | None, _record: Any) -> None:
+        loop.call_soon_threadsafe(_settle, acknowledged, error)
+
+    return acknowledged, delivered
+
+
+async def _queued(produce: Callable[[], None]) -> None:
+    """Produce, waiting while librdkafka's local queue is full (the broker is away or slow)."""
+    while True:
+        try:
+            produce()
+            return
+        except BufferError:
+            await asyncio.sleep(QUEUE_FULL_PAUSE)
 
 
 def _settle(acknowledged: asyncio.Future[None], error: KafkaError | None) -> None:

@@ -2,8 +2,10 @@
 and the registry load. Every write is an idempotent upsert keyed by its id, so
 re-processing an event after a crash writes the same row again, never a second.
 
-mysql-connector blocks, so all database work runs on one thread of its own (in
-order, on one connection) while the event loop goes on. A lost connection is
+mysql-connector blocks, so a Store runs its work on one thread of its own (in
+order, on one connection) while the event loop goes on. central-stream has two:
+one for the rows the agents write, one for the registry, so that reloading the
+whole registry never holds up a session's row. A lost connection is
 re-opened and the statement retried until it succeeds: while MariaDB restarts,
 central-stream waits and loses nothing. A statement MariaDB rejects (a broken
 constraint) is not retried: it raises StoreRejected for the caller to report.

@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.tables.table import Table
 
 from central_stream.agents import CentralStream
 from central_stream.app import create_app
@@ -56,7 +57,7 @@ class Recorder:
     sent: list[tuple[str, Message]] = field(default_factory=list)
     supplies: list[SupplyRow] = field(default_factory=list)
     states: list[tuple[str, CpState, datetime]] = field(default_factory=list)
-    changelogged: list[tuple[str, str, int]] = field(default_factory=list)
+    changelogged: list[tuple[bytes, bytes, int]] = field(default_factory=list)
     reject_supplies: bool = False
 
     async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
@@ -66,9 +67,11 @@ class Recorder:
     async def publish_live(self, topic: t.Topic, message: Message) -> None:
         self.sent.append((topic.name, message))
 
-    async def changelog(self, cp_id: str, value: str, partition: int) -> Awaitable[Any]:
-        self.changelogged.append((cp_id, value, partition))
-        return _done()
+    async def write(
+        self, topic: str, key: bytes, value: bytes, partition: int, acknowledged: bool
+    ) -> Awaitable[Any] | None:
+        self.changelogged.append((key, value, partition))
+        return _done() if acknowledged else None
 
     async def save_supply(self, row: SupplyRow) -> None:
         if self.reject_supplies:
@@ -115,6 +118,16 @@ class Harness:
         value = message if isinstance(message, bytes) else encode(message)
         await self.agent.put(value, key=key.encode(), partition=0)
 
+    def table_reads(self, key: bytes, value: bytes) -> tuple[str, str]:
+        """A changelog record as Faust's table reads it back when it recovers."""
+        table = cast(Table[str, str], self.stream.table)
+        loads = self.stream.app.serializers
+        cp_id = loads.loads_key(table.key_type, key, serializer=table.key_serializer)
+        record = loads.loads_value(table.value_type, value, serializer=table.value_serializer)
+        assert isinstance(cp_id, str)
+        assert isinstance(record, str)
+        return cp_id, record
+
 
 @asynccontextmanager
 async def running_agent() -> AsyncIterator[Harness]:
@@ -125,7 +138,7 @@ async def running_agent() -> AsyncIterator[Harness]:
 
     registry = CachedRegistry(FixedSource({CP: CpInfo(CP, "Elche", PRICE)}, {"D1", "D2"}))
     await registry.reload()
-    stream = CentralStream(app, settings, recorder, registry, recorder, changelog=recorder.changelog)
+    stream = CentralStream(app, settings, recorder, registry, recorder)
     app.finalize()
     async with stream.agent.test_context() as agent:
         yield Harness(stream, recorder, agent)
@@ -196,8 +209,12 @@ async def test_a_whole_session_through_the_agent(harness: Harness) -> None:
     assert (ticket.ticket_id, ticket.kwh, ticket.total_eur) == (session, Decimal("1.5"), Decimal("0.60"))
     assert [row.status for row in harness.recorder.supplies] == ["en_curso", "unplugged"]
     assert harness.stream.load(CP).state is CpState.ACTIVE
-    assert {(cp, partition) for cp, _, partition in harness.recorder.changelogged} == {(CP, 0)}
-    assert CpRecord.model_validate_json(harness.recorder.changelogged[-1][1]) == harness.stream.load(CP)
+    written = [
+        (*harness.table_reads(key, value), partition)
+        for key, value, partition in harness.recorder.changelogged
+    ]
+    assert {(cp, partition) for cp, _, partition in written} == {(CP, 0)}
+    assert CpRecord.model_validate_json(written[-1][1]) == harness.stream.load(CP)
 
 
 @with_agent
@@ -207,9 +224,9 @@ async def test_a_request_replayed_after_it_expired_gets_the_authorisation_it_was
     """The worker was killed after authorising, before saving the record: the
     replay finds the request expired, but its session row says it was authorised."""
     await harness.deliver(t.CP_CONNECTIONS, connect())
-    before = harness.stream.records.data[CP]
+    before = harness.stream.load(CP)
     await harness.deliver(t.SUPPLY_REQUESTS, request("D1", "r1"))
-    harness.stream.records.data[CP] = before  # the record the crash did not save
+    await harness.stream.records.save(before, partition=0)  # the record the crash did not save
     harness.stream.clock = lambda: datetime.now(UTC) + timedelta(minutes=5)
     await harness.deliver(t.SUPPLY_REQUESTS, request("D1", "r1"))
     await harness.deliver(t.SUPPLY_REQUESTS, request("D2", "r2"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -585,3 +586,9 @@ def test_stopping_a_stopped_cp_only_tells_the_cp_again() -> None:
     _, (outcome,) = run(record, operator(OperatorAction.STOP, 5))
     assert outcome.record is None
     assert [type(m) for m in outcome.messages] == [StopCp]
+
+
+def test_a_derived_id_is_the_uuid5_of_its_parts() -> None:
+    """Ids already stored (sessions, tickets) must come out the same as before."""
+    for parts in [("session", "CP1", "r-1"), ("update", "ab" * 16, "7"), ("ñ", ""), ()]:
+        assert rules.derived_id(*parts) == uuid.uuid5(rules._ID_NAMESPACE, "\x1f".join(parts)).hex
