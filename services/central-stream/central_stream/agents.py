@@ -189,6 +189,8 @@ class CentralStream:
         )
         self.intake: TelemetryIntake | None = None
         self.intake_partitions: set[int] = set()
+        """The partitions of CP events this worker owns, as Faust's assignment signals tell
+        (every CP-keyed topic the same numbers): the intake reads these of telemetry."""
         self.positions = Positions()
         self._batches: asyncio.Queue[list[Record]] = asyncio.Queue()
         self.waiting: Latest[Waiting] = Latest(Waiting.supersedes)
@@ -253,6 +255,8 @@ class CentralStream:
                 await self._until_ready()
                 await self.waiting.oldest()
                 for _ in range(min(TELEMETRY_TURN, len(self.waiting))):
+                    if not self._settled():
+                        break  # a rebalance began: see _apply_oldest
                     await self._apply_oldest()
                 await asyncio.sleep(0)  # a backlog must not keep a request or a fault off the loop
         except Exception:
@@ -260,8 +264,13 @@ class CentralStream:
             self._watchdog.end_process()
 
     async def _apply_oldest(self) -> None:
+        """Apply the report of the CP that waited longest. Only while settled: between a
+        new assignment and the end of the table's recovery, a record read would be
+        empty, and the report would be judged against a CP that has no session."""
         cp_id = await self.waiting.oldest()
         async with self.turns.of(cp_id):
+            if not self._settled():
+                return  # it waits on; checked again in the turn, as taking it may have waited
             waiting = self.waiting.take(cp_id)  # None if an event of the CP applied it meanwhile
             if waiting is not None and waiting.origin.partition in self.intake_partitions:
                 await self._apply_report(waiting)
@@ -486,8 +495,7 @@ class CentralStream:
         """The partitions of CP events this worker processes now, None while that is changing."""
         if not self._settled():
             return None
-        actives = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == t.SUPPLY_REQUESTS.name}
+        return set(self.intake_partitions)  # as Faust's assignment signals left them
 
     def _settled(self) -> bool:
         """Neither rebalancing nor recovering the table: three flags, cheap enough per report."""
