@@ -41,6 +41,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Protocol, cast
 
 import faust
@@ -125,7 +126,7 @@ class Origin:
         """From a Faust message."""
         return cls(message.topic, message.key, message.value, message.partition, message.offset)
 
-    @property
+    @cached_property
     def cp_id(self) -> str:
         return self.key.decode("utf-8", "replace") if self.key else ""
 
@@ -230,10 +231,10 @@ class CentralStream:
             for record in batch:
                 # not an error, nor of a partition revoked since it was read
                 if record.error() is None and record.partition() in self.intake_partitions:
-                    await self._take_report(record)
+                    await self.take_report(record)
             intake.taken_in()
 
-    async def _take_report(self, record: Record) -> None:
+    async def take_report(self, record: Record) -> None:
         origin = Origin(
             t.TELEMETRY.name, record.key(), record.value(), record.partition() or 0, record.offset() or 0
         )
@@ -257,13 +258,13 @@ class CentralStream:
                 for _ in range(min(TELEMETRY_TURN, len(self.waiting))):
                     if not self._settled():
                         break  # a rebalance began: see _apply_oldest
-                    await self._apply_oldest()
+                    await self.apply_oldest()
                 await asyncio.sleep(0)  # a backlog must not keep a request or a fault off the loop
         except Exception:
             log.critical("applying telemetry failed; ending the worker", exc_info=True)
             self._watchdog.end_process()
 
-    async def _apply_oldest(self) -> None:
+    async def apply_oldest(self) -> None:
         """Apply the report of the CP that waited longest. Only while settled: between a
         new assignment and the end of the table's recovery, a record read would be
         empty, and the report would be judged against a CP that has no session."""
