@@ -18,8 +18,8 @@ see one event of a CP at a time, and a CP waiting for MariaDB or the broker
 holds up no other CP.
 
 For each event the agent: parses it against the contract (or dead-letters it),
-applies the rules (rules.py), carries out the effects, then saves the record.
-The order of those last steps is the crash story:
+applies the rules (rules.py), and carries out their effects, then saves the
+record (effects.py). The order of those last steps is the crash story:
 
 1. database rows first (idempotent upserts),
 2. then the messages, waiting for the broker's acknowledgement,
@@ -41,19 +41,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import faust
 from faust.types import TP
 
 from central_stream import rules
 from central_stream.app import CHANGELOG_CONFIG
+from central_stream.effects import Effects, Origin, Sink, StorePort
 from central_stream.intake import Positions, Record, TelemetryIntake
 from central_stream.latest import Latest
 from central_stream.records import CpRecords
 from central_stream.registry import CachedRegistry
-from central_stream.rules import CpRecord, Inbound, Outcome
+from central_stream.rules import CpRecord, Inbound
 from central_stream.settings import StreamSettings
 from central_stream.store import StoreRejected
 from central_stream.turns import Turns
@@ -61,7 +61,7 @@ from central_stream.watchdog import Progress, Watchdog
 from evcharging import health
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
-from evcharging.messages import CpState, DeadLetter, Message, SupplyRequest, Telemetry
+from evcharging.messages import SupplyRequest, Telemetry
 from evcharging.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -78,57 +78,8 @@ SOURCES: tuple[t.Topic, ...] = (
 SOURCE_NAMES = frozenset(topic.name for topic in SOURCES)
 FAUST_SOURCES = tuple(topic for topic in SOURCES if topic is not t.TELEMETRY)
 """What Faust reads; telemetry comes in through intake.py."""
-SERVICE = "central-stream"
 TELEMETRY_TURN = 200
 """Telemetry reports applied in one turn of the loop, at most, before other work gets it."""
-
-
-class StorePort(Protocol):
-    """What the agent needs of the database (store.Store; a fake in unit tests)."""
-
-    async def save_supply(self, row: rules.SupplyRow) -> None: ...
-
-    async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None: ...
-
-    async def authorised_at(self, session_id: str) -> datetime | None: ...
-
-
-class Sink(Protocol):
-    """Publishes contract messages and writes records (sink.KafkaSink; a recorder in unit tests)."""
-
-    async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
-        """Queue `message`; the awaitable returned completes on the broker's ack."""
-        ...
-
-    async def publish_live(self, topic: t.Topic, message: Message) -> None:
-        """Queue a live figure, which nobody waits for."""
-        ...
-
-    async def write(
-        self, topic: str, key: bytes, value: bytes, partition: int, acknowledged: bool
-    ) -> Awaitable[Any] | None:
-        """Queue a changelog record; with `acknowledged`, an awaitable of the broker's ack."""
-        ...
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where an event came from: for its CP, its partition and its dead letter."""
-
-    topic: str
-    key: bytes | None
-    raw: bytes | None
-    partition: int
-    offset: int
-
-    @classmethod
-    def of(cls, message: Any) -> Origin:
-        """From a Faust message."""
-        return cls(message.topic, message.key, message.value, message.partition, message.offset)
-
-    @cached_property
-    def cp_id(self) -> str:
-        return self.key.decode("utf-8", "replace") if self.key else ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +128,7 @@ class CentralStream:
             help="CP id -> rules.CpRecord as JSON: the facts that make the CP's state",
         )
         self.records = CpRecords(self.table, self._write_record, self._partition_of)
+        self.effects = Effects(store, sink, self.records)
         self.turns = Turns()
         control = [topic.name for topic in FAUST_SOURCES if topic is not t.SUPPLY_REQUESTS]
         self.agent = app.agent(_raw_topic(app, *control), name="cp_events")(self._process)
@@ -334,7 +286,7 @@ class CentralStream:
         try:
             return self._parse(origin.topic, origin.cp_id, origin.raw)
         except ContractError as error:
-            await self._dead_letter(origin, str(error))
+            await self.effects.dead_letter(origin, str(error))
             return None
 
     async def apply(self, event: Inbound, origin: Origin) -> None:
@@ -350,9 +302,9 @@ class CentralStream:
             now = await self._authorised_at(cp_id, event) or now
         outcome = rules.apply(self.load(cp_id), event, self.registry, now)
         try:
-            await self.carry_out(cp_id, outcome, origin.partition)
+            await self.effects.carry_out(outcome, origin.partition)
         except StoreRejected as error:
-            await self._dead_letter(origin, f"database rejected it: {error}")
+            await self.effects.dead_letter(origin, f"database rejected it: {error}")
             return
         log.log(
             logging.DEBUG if outcome.live_only or outcome.record is None else logging.INFO,
@@ -388,40 +340,6 @@ class CentralStream:
     def load(self, cp_id: str) -> CpRecord:
         """The CP's record; a CP never heard of since start-up is desconectado."""
         return self.records.load(cp_id)
-
-    async def carry_out(self, cp_id: str, outcome: Outcome, partition: int) -> None:
-        """Rows, then acknowledged messages, then the record: see the module's docstring."""
-        for effect in outcome.effects:
-            if isinstance(effect, rules.SaveSupply):
-                await self.store.save_supply(effect.row)
-        states = [(e.cp_id, e.state, e.since) for e in outcome.effects if isinstance(e, rules.SaveCpState)]
-        if states:
-            await self.store.save_cp_states(states)
-        sends = [effect for effect in outcome.effects if isinstance(effect, rules.Send)]
-        if outcome.live_only:
-            for send in sends:
-                await self.sink.publish_live(send.topic, send.message)
-            if outcome.record is not None:
-                self.records.keep(outcome.record, partition)
-            return
-        await asyncio.gather(*[await self.sink.publish(send.topic, send.message) for send in sends])
-        if outcome.record is not None:
-            await self.records.save(outcome.record, partition)
-
-    async def _dead_letter(self, origin: Origin, reason: str) -> None:
-        topic, partition, offset = origin.topic, origin.partition, origin.offset
-        log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason)
-        letter = DeadLetter(
-            message_id=rules.derived_id("dead", topic, str(partition), str(offset)),
-            source_topic=topic,
-            partition=partition,
-            offset=offset,
-            key=origin.key.decode("utf-8", "replace") if origin.key is not None else None,
-            payload=(origin.raw or b"").decode("utf-8", "replace")[:100_000],
-            reason=reason[:1000],
-            service=SERVICE,
-        )
-        await (await self.sink.publish(t.DEAD_LETTERS, letter))
 
     # --- housekeeping ---------------------------------------------------------------
 
