@@ -29,7 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bench import report
+from bench import report, summary
 from bench.scenario import Options, Run
 from bench.stack import Stack
 
@@ -39,14 +39,19 @@ def options() -> tuple[Options, bool]:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--levels", type=int, nargs="+", default=[100, 1000, 5000], help="simulated CPs per level"
+        "--levels",
+        type=int,
+        nargs="+",
+        default=list(summary.DEFAULT_LEVELS),
+        help="simulated CPs per level (a run of the default ones publishes docs/performance/summary.json)",
     )
     parser.add_argument("--hold", type=float, default=30.0, help="seconds measured at each level")
     parser.add_argument(
         "--rates",
         type=int,
         nargs="+",
-        default=[100, 150, 200, 250, 300, 400, 500, 650, 800, 1000, 1300, 1600, 2000, 2500, 3200, 4000, 5000],
+        default=[250, 500, 1000, 1600, 2000, 2500, 3200, 4000, 5000],
+        help="telemetry msg/s of each throughput step (fewer low steps: the 10,000 CP level needs the time)",
     )
     parser.add_argument("--step", type=float, default=15.0, help="seconds per throughput step")
     parser.add_argument(
@@ -58,8 +63,10 @@ def options() -> tuple[Options, bool]:
         "--existing", action="store_true", help="use the running stack; do not start or remove one"
     )
     args = parser.parse_args()
-    if any(level < 2 for level in args.levels):
-        parser.error("--levels: each level needs at least 2 CPs (a charging probe and a failing one)")
+    if any(level < 3 for level in args.levels):
+        parser.error(
+            "--levels: each level needs at least 3 CPs (a charging probe, a failing one, a watched one)"
+        )
     if args.hold <= 0 or args.step <= 5:
         parser.error("--hold must be positive and --step longer than 5 s (4 s of it settle the rate)")
     if any(not 1 <= workers <= 6 for workers in args.workers):
@@ -119,7 +126,10 @@ def main() -> None:
             gc.collect()  # the run's Kafka clients go before the broker does, quietly
 
             stack.remove()
-    for path in report.write(results, chosen.results):
+    for path in [
+        *report.write(results, chosen.results),
+        *summary.write(results, chosen.results, chosen.levels),
+    ]:
         print(f"wrote {path}")
     print((chosen.results / "results.md").read_text())
 

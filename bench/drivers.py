@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from bench.fleet import Emitted, Fleet
 from evcharging import messages as m
 from evcharging import topics as t
 from evcharging.kafka import ContractProducer
@@ -24,6 +26,11 @@ REQUEST_LIFETIME = timedelta(seconds=30)
 """As long as the `driver` command gives a request before it expires."""
 
 Answer = m.SupplyAuthorised | m.SupplyDenied
+
+
+def driver_id(prefix: str, number: int) -> str:
+    """A simulated driver's id: the run's prefix, so records of other runs are skipped unread."""
+    return f"{prefix}D{number:05d}"
 
 
 @dataclass
@@ -41,7 +48,7 @@ class Drivers:
         self,
         producer: ContractProducer,
         prefix: str,
-        emitted: dict[tuple[str, int], float],
+        emitted: Emitted,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._producer = producer
@@ -56,7 +63,22 @@ class Drivers:
         self.measured = Measurements()
 
     def driver_id(self, number: int) -> str:
-        return f"{self._prefix}D{number:05d}"
+        return driver_id(self._prefix, number)
+
+    def accounts(self, sessions: set[str], ended: dict[str, Decimal]) -> dict[str, Any]:
+        """Every session's ticket against its engine's final report (`ended`):
+        nothing lost, nothing changed."""
+        tickets = [self.tickets[session] for session in sessions if session in self.tickets]
+        reported = sum((ended.get(session, Decimal(0)) for session in sessions), Decimal(0))
+        billed = sum((ticket.kwh for ticket in tickets), Decimal(0))
+        return {
+            "sessions": len(sessions),
+            "tickets": len(tickets),
+            "outstanding": len(sessions) - len(tickets),
+            "kwh_reported": str(reported),
+            "kwh_billed": str(billed),
+            "mismatched": sum(1 for ticket in tickets if ticket.kwh != ended.get(ticket.ticket_id)),
+        }
 
     async def request(self, cp_id: str, driver_id: str, timeout: float = 60.0) -> Answer:
         """Ask to charge at `cp_id` and wait for the central's answer."""
@@ -101,7 +123,7 @@ class Drivers:
             future.set_result(answer)
 
     def _updated(self, update: m.SupplyUpdate) -> None:
-        sent = self._emitted.pop((update.session_id, update.seq), None)
+        sent = self._emitted.relayed(update.session_id, update.seq)
         if sent is None:
             return
         self.measured.updates_received += 1
@@ -110,6 +132,26 @@ class Drivers:
 
     def _billed(self, ticket: m.Ticket) -> None:
         self.tickets.setdefault(ticket.ticket_id, ticket)
+        self._emitted.forget(ticket.ticket_id)
         waiter = self._ticket_waiters.pop(ticket.ticket_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(ticket)
+
+
+def merged(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Two `Drivers.accounts` as one: counts and kWh added up."""
+    kwh = {name: str(Decimal(one[name]) + Decimal(other[name])) for name in one if name.startswith("kwh")}
+    return {**{name: one[name] + other[name] for name in one}, **kwh}
+
+
+FOR_THE_CPS = (m.CpStatus, m.StartSupply, m.EndSupply, m.StopCp, m.ResumeCp)
+"""What the feed hands the simulated CPs; the rest is the drivers'."""
+
+
+def route(batch: list[Any], fleet: Fleet, drivers: Drivers) -> None:
+    """A batch the feed read, each message to the CPs or the drivers it is for."""
+    for message in batch:
+        if isinstance(message, FOR_THE_CPS):
+            fleet.on_message(message)
+        else:
+            drivers.on_message(message)

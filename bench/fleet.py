@@ -49,12 +49,46 @@ class SimulatedCp:
     task: asyncio.Task[None] | None = None
 
 
+class Emitted:
+    """When each telemetry report was sent, kept only while it may still be relayed.
+
+    central-stream relays a CP's reports in order and skips older ones it had no
+    time for (conflation), so once report `seq` of a session is relayed, none
+    before it will be: they are dropped then, and a session's last ones when its
+    ticket comes. Kept all, the unrelayed reports of 10,000 CPs would grow by
+    thousands a second — memory, and garbage-collector pauses in the loop that
+    times the rest."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, dict[int, float]] = {}
+
+    def sent(self, session: str, seq: int, at: float) -> None:
+        self._sessions.setdefault(session, {})[seq] = at
+
+    def relayed(self, session: str, seq: int) -> float | None:
+        """When report `seq` was sent, the first time it is relayed (None after, or if unknown)."""
+        reports = self._sessions.get(session)
+        if reports is None:
+            return None
+        sent = reports.pop(seq, None)
+        for older in [number for number in reports if number < seq]:
+            del reports[older]
+        return sent
+
+    def forget(self, session: str) -> None:
+        """The session is billed: nothing of it will be relayed any more."""
+        self._sessions.pop(session, None)
+
+    def __len__(self) -> int:
+        return sum(map(len, self._sessions.values()))
+
+
 @dataclass
 class Accounts:
     """What the engines sent, to be compared with what the central made of it."""
 
-    emitted: dict[tuple[str, int], float] = field(default_factory=dict)
-    """(session, seq) of each telemetry message -> when the engine sent it."""
+    emitted: Emitted = field(default_factory=Emitted)
+    """When the engines sent each telemetry report not yet relayed."""
     ended: dict[str, Decimal] = field(default_factory=dict)
     """session -> the kWh of its final report (SupplyEnded)."""
     telemetry_sent: int = 0
@@ -201,7 +235,7 @@ class Fleet:
 
     def _send(self, message: m.Message) -> None:
         if isinstance(message, m.Telemetry):
-            self.accounts.emitted[(message.session_id, message.seq)] = self._clock()
+            self.accounts.emitted.sent(message.session_id, message.seq, self._clock())
             self.accounts.telemetry_sent += 1
             self._producer.send(t.TELEMETRY, message)
         elif isinstance(message, m.SupplyEnded):

@@ -4,11 +4,14 @@
 2. sustained telemetry throughput, with 1 and then 2 central-stream workers:
    500 CPs supplying, their total telemetry rate raised step by step until the
    driver-side lag passes 1 s (p99);
-3. for each load level (100, 1,000, 5,000 CPs): bring the fleet up to that many
-   CPs, start a supply on most of them (telemetry at 1 Hz each), then for `hold`
-   seconds time probe drivers charging again and again, probe CPs failing again
-   and again, and sample every service's CPU and memory; then end every supply
-   and check each session's ticket against what its engine reported.
+3. for each load level (100, 1,000, 5,000, 10,000 CPs): bring the fleet up to
+   that many CPs, start a supply on all but the probes (telemetry at 1 Hz each),
+   then for `hold` seconds time probe drivers charging again and again, probe
+   CPs failing again and again, drivers following a supply and the page's API —
+   all in a process of their own (bench/prober.py) — sample every service's
+   CPU and memory, and read central-stream's exact CPU time (bench/cputime.py);
+   then end every supply and check each session's ticket against what its
+   engine reported.
 
 Each wait has a limit; what did not happen in time is reported, not fatal.
 """
@@ -18,22 +21,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench import baseline, profiling
-from bench.drivers import Drivers
+from bench import baseline, cputime, loop, profiling
+from bench.drivers import Drivers, merged, route
 from bench.feed import Feed
 from bench.fleet import Fleet
-from bench.probes import PATIENCE, Page, TimedOut, keep_charging, keep_failing, wait_until
+from bench.prober import ProbeProcess, ProbeSetup
+from bench.probes import PATIENCE, wait_until
 from bench.resources import Sampler
 from bench.stack import Stack
 from bench.stats import Latency, percentile
@@ -67,34 +73,43 @@ class Run:
         self.stack = stack
         self.options = options
         self.status = status
-        self.prefix = f"B{uuid.uuid4().hex[:5]}"
+        run_id = uuid.uuid4().hex[:5]
+        self.prefix = f"B{run_id}"
         self.producer = ContractProducer(stack.kafka_bootstrap, "bench-load")
         self.fleet = Fleet(stack.auth_address, stack.enrolment_key, self.prefix, self.producer)
         self.drivers = Drivers(self.producer, self.prefix, self.fleet.accounts.emitted)
-        self.page = Page(stack.web_url)
+        self.probes = ProbeProcess(
+            ProbeSetup.sized_for(
+                min(options.levels),
+                bootstrap=stack.kafka_bootstrap,
+                auth_address=stack.auth_address,
+                enrolment_key=stack.enrolment_key,
+                web_url=stack.web_url,
+                prefix=f"P{run_id}",  # not the bulk's prefix: neither reader decodes the other's records
+            )
+        )
         self.me = psutil.Process()
         self.loop_lag: list[float] = []
 
     def dispatch(self, batch: list[Any]) -> None:
-        for message in batch:
-            if isinstance(message, m.CpStatus | m.StartSupply | m.EndSupply | m.StopCp | m.ResumeCp):
-                self.fleet.on_message(message)
-            else:
-                self.drivers.on_message(message)
+        route(batch, self.fleet, self.drivers)
 
     async def execute(self) -> dict[str, Any]:
         self.status("raw Kafka baseline", 0, 1)
         results: dict[str, Any] = {"baseline": await asyncio.to_thread(self._baseline)}
         workers_before = self.stack.stream_workers()
-        self._register_drivers(2 * max(self.options.levels))  # probes + one per supplying CP
+        bulk_drivers = [self.drivers.driver_id(n) for n in range(2 * max(self.options.levels))]
+        self._register_drivers(bulk_drivers + self.probes.setup.driver_ids())
         feed = Feed(self.stack.kafka_bootstrap, self.prefix, asyncio.get_running_loop(), self.dispatch)
         feed.start()
+        self.probes.start()
         background = [
             asyncio.create_task(self.fleet.run_engines()),
-            asyncio.create_task(self.page.follow()),
-            asyncio.create_task(self._watch_loop_lag()),
+            asyncio.create_task(loop.watch_lag(self.loop_lag)),
         ]
         try:
+            self.status("probe CPs coming online", 0, 1)
+            await self.probes.ask("connect", timeout=600)
             # throughput first, on a system with no backlog; then the levels, lightest first
             results["failed"] = []
             results["throughput"] = await self._each(self.throughput, self.options.workers, results["failed"])
@@ -104,7 +119,7 @@ class Run:
             for task in background:
                 task.cancel()
             await self.fleet.stop()
-            await self.page.close()
+            await asyncio.to_thread(self.probes.stop)
             feed.stop()
             self.producer.flush()
             if not self.stack.owned:
@@ -135,89 +150,73 @@ class Run:
             "throughput": asdict(baseline.throughput(self.stack.kafka_bootstrap)),
         }
 
-    def _register_drivers(self, count: int) -> None:
+    def _register_drivers(self, drivers: list[str]) -> None:
         """Drivers sign up outside the system under test: straight into the table."""
         connection = connect(self.stack.database)
         with cursor(connection) as cur:
             cur.executemany(
                 "INSERT INTO conductores (id, nombre, apellidos, email) VALUES (%s, %s, %s, %s)",
-                [
-                    (driver, "Load", "Generator", f"{driver.lower()}@bench.invalid")
-                    for driver in map(self.drivers.driver_id, range(count))
-                ],
+                [(driver, "Load", "Generator", f"{driver.lower()}@bench.invalid") for driver in drivers],
             )
         connection.close()
 
     # --- one load level -------------------------------------------------------------
 
     async def level(self, size: int) -> dict[str, Any]:
+        """Bring the bulk up to `size` CPs with the probes, hold, and end every supply."""
         name = f"{size} CPs"
-        self.status(f"{name}: connecting", len(self.fleet.cps), size)
-        await self.fleet.grow_to(size, on_wave=lambda n: self.status(f"{name}: connecting", n, size))
-        cps = [self.fleet.cp_id(n) for n in range(size)]
-        charging, failing = max(1, min(10, size // 10)), max(1, min(5, size // 20))
+        bulk_size = size - self.probes.setup.size
+        self.status(f"{name}: connecting", len(self.fleet.cps), bulk_size)
+        await self.fleet.grow_to(
+            bulk_size, on_wave=lambda n: self.status(f"{name}: connecting", n, bulk_size)
+        )
         # the probes wait for their own conditions; one left averiado by the last level must not hold this one
-        available = await self._available(cps[charging + failing :])
-        bulk = [cp for cp in cps[charging + failing :] if cp in available]
-        self.status(f"{name}: starting {len(bulk)} supplies", 0, 1)
+        available = await self._available([self.fleet.cp_id(n) for n in range(bulk_size)])
+        self.status(f"{name}: starting {len(available)} supplies", 0, 1)
         sessions_before = set(self.drivers.sessions)
-        supplying = await self._open_supplies(bulk)
-
-        self.status(f"{name}: measuring", 0, self.options.hold)
-        with self._recording() as window, Sampler(self.stack.containers) as sampler:
-            profile = self._profile(size)
-            until = time.monotonic() + self.options.hold
-            detected: list[float] = []
-            missed: list[str] = []
-            timed_out = TimedOut()
-            await asyncio.gather(
-                *(
-                    keep_charging(
-                        self.fleet, self.drivers, cp, self.drivers.driver_id(n), until, missed, timed_out
-                    )
-                    for n, cp in enumerate(cps[:charging])
-                ),
-                *(
-                    keep_failing(
-                        self.fleet,
-                        self.page,
-                        cp,
-                        until,
-                        detected,
-                        missed,
-                        timed_out,
-                        lambda: self.drivers.measured.recording,
-                    )
-                    for cp in cps[charging : charging + failing]
-                ),
-                self._count_down(name, until),
-            )
+        supplying = await self._open_supplies(sorted(available))
+        watching = await self.probes.ask("prepare", timeout=PATIENCE + 60)
+        held = await self._hold(name, size)
         self.status(f"{name}: ending every supply", 0, 1)
-        ended = await self._end_supplies(sessions_before)
+        accounts = self.drivers.accounts(await self._end_supplies(sessions_before), self.fleet.accounts.ended)
         return {
             "cps": size,
             "available": len(available),
-            "supplying": supplying,
-            "probe_drivers": charging,
-            "probe_faults": failing,
-            "authorisation": {
-                **asdict(Latency.of(self.drivers.measured.authorisation, timed_out.authorisation)),
-                "timed_out": timed_out.authorisation,
-                "patience_s": PATIENCE,
-            },
-            "telemetry": asdict(Latency.of(self.drivers.measured.telemetry)),
-            "fault_detection": {
-                **asdict(Latency.of(detected, timed_out.fault_detection)),
-                "timed_out": timed_out.fault_detection,
-                "patience_s": PATIENCE,
-            },
-            "missed": {"count": len(missed), "first": missed[:10]},
-            "page_errors": self.page.errors,
-            **window.figures(),
-            "resources": {service: asdict(usage) for service, usage in sampler.summary().items()},
-            "profile": await profile,
-            "accounts": self._accounts(ended),
+            "supplying": supplying + watching["supplying"],
+            "probe_drivers": self.probes.setup.charging,
+            "probe_faults": self.probes.setup.failing,
+            "probe_watchers": self.probes.setup.watching,
+            **held,
+            "accounts": merged(accounts, held["probe_accounts"]),
         }
+
+    async def _hold(self, name: str, size: int) -> dict[str, Any]:
+        """The measured window: the bulk keeps supplying, the probe process times the
+        probes, and central-stream's CPU time is read before and after."""
+        self.status(f"{name}: measuring", 0, self.options.hold)
+        cpu_before = await asyncio.to_thread(self._stream_cpu_us)
+        profiles = await asyncio.to_thread(self._start_profiles, size)
+        with self._recording() as window, Sampler(self.stack.containers) as sampler:
+            until = time.monotonic() + self.options.hold
+            probed = asyncio.create_task(
+                self.probes.ask("hold", timeout=self.options.hold + 600, until=until)
+            )
+            await self._count_down(name, until)
+        cpu_after = await asyncio.to_thread(self._stream_cpu_us)
+        bulk_telemetry = asdict(Latency.of(self.drivers.measured.telemetry))
+        return {
+            **combined(
+                window.figures(), await probed, cputime.spent_us(cpu_before, cpu_after), len(cpu_after)
+            ),
+            "telemetry_bulk": bulk_telemetry,
+            "resources": {service: asdict(usage) for service, usage in sampler.summary().items()},
+            "profile": await self._collect_profiles(profiles),
+        }
+
+    def _stream_cpu_us(self) -> dict[str, int]:
+        """Each central-stream container's CPU µs so far (docker commands: call it in a thread)."""
+        streams = [name for name, service in self.stack.containers().items() if service == "central-stream"]
+        return cputime.read_usage(streams)
 
     async def _end_supplies(self, before: set[str], patience: float = 300) -> set[str]:
         """Unplug every CP and wait for every session's ticket. A ticket still
@@ -260,49 +259,40 @@ class Run:
 
         return sum(await asyncio.gather(*(ask(n, cp) for n, cp in enumerate(cps))))
 
-    def _accounts(self, sessions: set[str]) -> dict[str, Any]:
-        """Every session's ticket against its engine's final report: nothing lost, nothing changed."""
-        tickets = [self.drivers.tickets[session] for session in sessions if session in self.drivers.tickets]
-        reported = sum((self.fleet.accounts.ended.get(s, Decimal(0)) for s in sessions), Decimal(0))
-        billed = sum((ticket.kwh for ticket in tickets), Decimal(0))
-        return {
-            "sessions": len(sessions),
-            "tickets": len(tickets),
-            "outstanding": len(sessions) - len(tickets),
-            "kwh_reported": str(reported),
-            "kwh_billed": str(billed),
-            "mismatched": sum(1 for t in tickets if t.kwh != self.fleet.accounts.ended.get(t.ticket_id)),
-        }
-
     async def _count_down(self, name: str, until: float) -> None:
         while (left := until - time.monotonic()) > 0:
             self.status(f"{name}: measuring", self.options.hold - left, self.options.hold)
             await asyncio.sleep(0.5)
 
-    def _profile(self, size: int) -> asyncio.Future[dict[str, Any]]:
-        """At the highest level, profile the central's three services during the hold."""
+    def _start_profiles(self, size: int) -> dict[str, tuple[Path, subprocess.Popen[bytes]]]:
+        """At the highest level, start py-spy on the central's three services for the hold.
+        It runs docker commands: called in a thread, so the loop being timed never waits on them."""
         if not self.options.profile or size != max(self.options.levels):
-            return _done({})
-        seconds = int(max(5, min(20, self.options.hold - 5)))
+            return {}
+        seconds = self._profile_seconds()
         self.options.results.mkdir(parents=True, exist_ok=True)
         runs = {}
         for container, service in self.stack.containers().items():
             if service in ("central-auth", "central-stream", "central-web") and service not in runs:
                 output = self.options.results / f"profile-{service}.txt"
                 runs[service] = (output, profiling.record(self.stack.main_pid(container), seconds, output))
+        return runs
 
-        async def collect() -> dict[str, Any]:
-            summary = {}
-            for service, (output, process) in runs.items():
-                await asyncio.to_thread(process.wait, seconds + 60)
-                text = output.read_text() if output.exists() else ""
-                summary[service] = {
-                    "functions": [asdict(spot) for spot in profiling.hotspots(text)],
-                    "packages": [asdict(spot) for spot in profiling.by_package(text)],
-                }
-            return summary
+    def _profile_seconds(self) -> int:
+        return int(max(5, min(20, self.options.hold - 5)))
 
-        return asyncio.ensure_future(collect())
+    async def _collect_profiles(
+        self, runs: dict[str, tuple[Path, subprocess.Popen[bytes]]]
+    ) -> dict[str, Any]:
+        summary = {}
+        for service, (output, process) in runs.items():
+            await asyncio.to_thread(process.wait, self._profile_seconds() + 60)
+            text = output.read_text() if output.exists() else ""
+            summary[service] = {
+                "functions": [asdict(spot) for spot in profiling.hotspots(text)],
+                "packages": [asdict(spot) for spot in profiling.by_package(text)],
+            }
+        return summary
 
     # --- throughput ---------------------------------------------------------------------
 
@@ -310,7 +300,7 @@ class Run:
         name = f"throughput, {workers} central-stream worker{'s' * (workers > 1)}"
         self.status(f"{name}: scaling", 0, 1)
         await asyncio.to_thread(self.stack.scale_stream, workers)
-        await self.fleet.grow_to(min(THROUGHPUT_CPS, max(self.options.levels)))
+        await self.fleet.grow_to(min(THROUGHPUT_CPS, max(self.options.levels) - self.probes.setup.size))
         cps = sorted(await self._available(list(self.fleet.cps)))[:THROUGHPUT_CPS]
         sessions_before = set(self.drivers.sessions)
         supplying = await self._open_supplies(cps)
@@ -331,7 +321,7 @@ class Run:
             "settling": settling,
             "steps": steps,
             "sustained_per_s": max(sustained, default=0.0),
-            "accounts": self._accounts(sessions),
+            "accounts": self.drivers.accounts(sessions, self.fleet.accounts.ended),
         }
 
     async def _settle(self, name: str, timeout: float = 240) -> dict[str, Any]:
@@ -391,20 +381,14 @@ class Run:
         measured.authorisation.clear()
         measured.telemetry.clear()
         measured.denials.clear()
-        window = Window(self)
-        measured.recording = True
-        try:
-            yield window
-        finally:
-            measured.recording = False
-            window.close()
-
-    async def _watch_loop_lag(self) -> None:
-        """How late the generator's own event loop runs: if it is late, so are its timings."""
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(0.1)
-            self.loop_lag.append(time.perf_counter() - before - 0.1)
+        with loop.no_collector_pauses():
+            window = Window(self)
+            measured.recording = True
+            try:
+                yield window
+            finally:
+                measured.recording = False
+                window.close()
 
 
 class Window:
@@ -441,6 +425,7 @@ class Window:
         }
         return {
             **per_second,
+            "counts": {name: end[name] - self._start[name] for name in end},
             "connections": self._run.fleet.connected(),
             "disconnections": end["disconnections"] - self._start["disconnections"],
             "denials": dict(self._run.drivers.measured.denials),
@@ -448,14 +433,54 @@ class Window:
         }
 
 
+def combined(
+    bulk: dict[str, Any], probed: dict[str, Any], stream_cpu_us: int, streams: int
+) -> dict[str, Any]:
+    """One level's figures from the bulk generator's window and the probe process's
+    hold: rates and counts of both added up, latencies from the probes alone, and
+    central-stream's CPU per applied report (each applied report is relayed once)."""
+    theirs = probed["counts"]
+    counts = {name: bulk["counts"][name] + theirs[name] for name in theirs if name != "at"}
+    applied = int(counts["updates_received"])
+    return {
+        **{f"{name}_per_s": bulk[f"{name}_per_s"] + theirs[name] / theirs["at"] for name in RATES},
+        "reports": {
+            "sent": int(counts["telemetry_sent"]),
+            "relayed": applied,
+            "ratio": applied / counts["telemetry_sent"] if counts["telemetry_sent"] else math.nan,
+        },
+        "stream_cpu": {
+            "cpu_us": stream_cpu_us,
+            "containers": streams,
+            "reports_applied": applied,
+            "us_per_report": cputime.per_report_us(stream_cpu_us, applied),
+        },
+        "connections": bulk["connections"] + probed["connections"],
+        "disconnections": int(counts["disconnections"]),
+        "denials": dict(Counter(bulk["denials"]) + Counter(probed["denials"])),
+        "generator": bulk["generator"],
+        "probes": {name: probed[name] for name in ("cpu_pct", "loop_lag", "nice")},
+        "authorisation": _probed(probed, "authorisation"),
+        "telemetry": probed["telemetry"],
+        "fault_detection": _probed(probed, "fault_detection"),
+        "web_api": probed["web_api"],
+        "missed": {"count": len(probed["missed"]), "first": probed["missed"][:10]},
+        "page_errors": probed["page_errors"],
+        "probe_accounts": probed["accounts"],
+    }
+
+
+RATES = ("heartbeats", "telemetry_sent", "updates_received")
+"""What a level reports per second, bulk and probes added up."""
+
+
+def _probed(probed: dict[str, Any], name: str) -> dict[str, Any]:
+    """A probe latency with how many probes timed out and how long they waited."""
+    return {**probed[name], "timed_out": probed[f"{name}_timed_out"], "patience_s": PATIENCE}
+
+
 def _sustained(lag_p99: float, rate: float, sent: float, relayed: float) -> bool:
     """A rate is sustained when it was sent, and relayed within 1 s (p99) nearly all of
     it: central-stream conflates what it cannot keep up with (latest.py), so a low lag
     alone may hide reports never relayed at all."""
     return bool(lag_p99 < 1.0 and sent >= 0.9 * rate and relayed >= 0.9 * sent)
-
-
-def _done(value: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
-    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-    future.set_result(value)
-    return future

@@ -84,12 +84,15 @@ def verdicts(found: dict[str, Any]) -> dict[str, bool]:
     return {row["target"]: row["met"] for row in report.targets(found)}
 
 
-def test_targets_are_judged_at_the_highest_load() -> None:
+def test_targets_are_judged_at_the_level_they_name_or_else_the_highest() -> None:
     found = verdicts(results())
-    assert found["authorisation p99 ≤ 3× raw Kafka round trip p99"] is False  # 200 ms vs 3 × 50 ms
-    assert found["authorisation p99 < 1 s at 5,000 CPs"] is True
-    assert found["telemetry p99 < 1 s at 5,000 CPs"] is False
-    assert found["fault detection p99 < 2 s at 5,000 CPs"] is True
+    assert found["authorisation p99 ≤ 3× raw Kafka round trip p99 at 100 CPs"] is True  # 90 ms vs 3 × 50 ms
+    assert found["authorisation p99 < 250 ms at 5,000 CPs"] is True
+    assert found["telemetry p99 < 500 ms at 5,000 CPs"] is False
+    assert found["fault detection p99 < 1.5 s at 5,000 CPs"] is False
+    assert found["nothing lost at 5,000 CPs: tickets outstanding or ≠ report"] is True
+    assert found["no monitor disconnected at 5,000 CPs"] is True
+    assert found["every level measured: loop lags p99 < 50 ms"] is True
 
 
 @pytest.mark.parametrize(("two_workers", "met"), [(6400.0, True), (6000.0, False)])
@@ -102,7 +105,7 @@ def test_two_workers_must_carry_at_least_1_6_times_one(two_workers: float, met: 
 def test_markdown_gives_ratios_to_raw_kafka_and_says_by_how_much_a_target_is_missed() -> None:
     text = report.markdown({**results(), "targets": report.targets(results())})
     assert "| 5,000 | 66.7 | 200 | 300 | 4.0× |" in text  # authorisation p99 200 ms = 4× the 50 ms round trip
-    assert "**no** (1.3× the limit)" in text  # 4× against a 3× target
+    assert "**no** (1.2× the limit)" in text  # fault detection: 1,800 ms against 1,500
     assert "| kafka | 80 / 120 % · 600 MiB | 80 / 120 % · 600 MiB |" in text
 
 
@@ -131,15 +134,17 @@ def at_the_top(**latencies: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_no_probe_answered_is_a_latency_beyond_the_wait_not_a_gap() -> None:
-    text = report.markdown(at_the_top(authorisation=probed([], 15), fault_detection=probed([], 15)))
+    found = at_the_top(authorisation=probed([], 15), fault_detection=probed([], 15))
+    found["levels"][0] = {**found["levels"][0], "authorisation": probed([], 15)}
+    text = report.markdown(found)
     assert "| 5,000 | > 30 s | > 30 s | > 30 s | > 600.0× | 500 |" in text  # 30 s over the 50 ms round trip
     assert "| > 30 s | > 30 s | 0 of 15 answered/100/0 of 15 answered |" in text
     assert (
-        "| authorisation p99 ≤ 3× raw Kafka round trip p99 | > 600.0× | **no** (missed by more than 200×) |"
-        in text
+        "| authorisation p99 ≤ 3× raw Kafka round trip p99 at 100 CPs | > 600.0× "
+        "| **no** (missed by more than 200×) |" in text
     )
-    assert "| authorisation p99 < 1 s at 5,000 CPs | > 30 s | **no** (missed by more than 30×) |" in text
-    assert "| fault detection p99 < 2 s at 5,000 CPs | > 30 s | **no** (missed by more than 15×) |" in text
+    assert "| authorisation p99 < 250 ms at 5,000 CPs | > 30 s | **no** (missed by more than 120×) |" in text
+    assert "| fault detection p99 < 1.5 s at 5,000 CPs | > 30 s | **no** (missed by more than 20×) |" in text
 
 
 def test_timed_out_probes_rank_above_every_answer() -> None:
@@ -148,13 +153,13 @@ def test_timed_out_probes_rank_above_every_answer() -> None:
     # p50 is the 5th of all 10 (the 8 answers alone would say 400 ms); p99 and max fall among the 2 unanswered
     assert "| 5,000 | 500 | > 30 s | > 30 s | > 600.0× |" in text
     assert "| 8 of 10 answered/100/100 |" in text
-    assert "| authorisation p99 < 1 s at 5,000 CPs | > 30 s | **no** (missed by more than 30×) |" in text
+    assert "| authorisation p99 < 250 ms at 5,000 CPs | > 30 s | **no** (missed by more than 120×) |" in text
 
 
 def test_a_file_from_before_timeouts_were_counted_renders_as_before() -> None:
     text = report.markdown(results())
     assert "| 5,000 | 66.7 | 200 | 300 | 4.0× | 500 | 1,500 | 30.0× | 900 | 1,800 | 100/100/100 |" in text
-    assert "| fault detection p99 < 2 s at 5,000 CPs | 1,800 ms | yes |" in text
+    assert "| fault detection p99 < 1.5 s at 5,000 CPs | 1,800 ms | **no** (1.2× the limit) |" in text
 
 
 def test_in_a_file_from_before_a_probe_latency_with_no_sample_is_beyond_the_wait() -> None:
@@ -163,8 +168,8 @@ def test_in_a_file_from_before_a_probe_latency_with_no_sample_is_beyond_the_wait
     # telemetry has no wait: with no sample it is simply unknown
     assert "| 5,000 | > 30 s | > 30 s | > 30 s | > 600.0× | – | – | – | > 30 s | > 30 s |" in text
     assert "| no sample within 30 s/0/no sample within 30 s |" in text
-    assert "| fault detection p99 < 2 s at 5,000 CPs | > 30 s | **no** (missed by more than 15×) |" in text
-    assert "| telemetry p99 < 1 s at 5,000 CPs | – ms | **no** (– the limit) |" in text
+    assert "| fault detection p99 < 1.5 s at 5,000 CPs | > 30 s | **no** (missed by more than 20×) |" in text
+    assert "| telemetry p99 < 500 ms at 5,000 CPs | – ms | **no** (no figure) |" in text
 
 
 def test_a_latency_beyond_the_wait_survives_the_json(tmp_path: Path) -> None:
@@ -173,5 +178,5 @@ def test_a_latency_beyond_the_wait_survives_the_json(tmp_path: Path) -> None:
     assert math.isinf(written["levels"][-1]["fault_detection"]["p99_ms"])
     fault = next(row for row in written["targets"] if row["target"].startswith("fault detection"))
     assert fault == {**fault, "measured": 30_000.0, "met": False, "beyond_wait": True}
-    assert "| fault detection p99 < 2 s at 5,000 CPs | > 30 s |" in report.markdown(written)
+    assert "| fault detection p99 < 1.5 s at 5,000 CPs | > 30 s |" in report.markdown(written)
     assert paths[2].read_bytes().startswith(b"\x89PNG")
