@@ -5,7 +5,7 @@
 - throughput: produce, then consume, telemetry-sized records as fast as possible.
 
 Both use the producer settings of the services (acks=all, idempotent, murmur2),
-and read with `bench.reading.read`, as the load generator's own readers do, so
+and read with `evcharging.kafka.read_batch`, as the load generator's own readers do, so
 a ratio against them measures what EVCharging adds, not a different client.
 
     python -m bench.baseline --bootstrap localhost:9094
@@ -27,9 +27,8 @@ from functools import partial
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bench.reading import read
 from bench.stats import Latency
-from evcharging.kafka import ask, consumer_config, producer_config
+from evcharging.kafka import ask, consumer_config, producer_config, read_batch
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ def round_trip(bootstrap: str, requests: int = 300) -> Latency:
         def respond() -> None:
             producer = Producer(producer_config(bootstrap, "bench-responder"))
             while not stop.is_set():
-                for record in read(responder_consumer, 0.1):
+                for record in read_batch(responder_consumer, 0.1):
                     if record.error() is None:
                         producer.produce(reply_topic, record.value(), key=record.key())
                         producer.poll(0)
@@ -119,7 +118,10 @@ def round_trip(bootstrap: str, requests: int = 300) -> Latency:
 def _replied(consumer: Consumer, deadline: float) -> bool:
     """Wait, reading as every reader of the bench does, for a reply until `deadline`."""
     while time.perf_counter() < deadline:
-        if any(record.error() is None for record in read(consumer, min(1.0, deadline - time.perf_counter()))):
+        if any(
+            record.error() is None
+            for record in read_batch(consumer, min(1.0, deadline - time.perf_counter()))
+        ):
             return True
     return False
 
@@ -144,7 +146,7 @@ def throughput(bootstrap: str, messages: int = 100_000) -> Throughput:
         received = 0
         started = time.perf_counter()
         while received < messages:
-            batch = read(consumer, 1.0, most=1000)
+            batch = read_batch(consumer, 1.0, most=1000)
             received += sum(1 for record in batch if record.error() is None)
             if time.perf_counter() - started > 120:
                 break

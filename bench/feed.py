@@ -3,7 +3,7 @@ simulated CPs and drivers, handed to the asyncio loop in batches.
 
 A single consumer thread (confluent-kafka does its I/O outside the GIL) reads
 every partition of the four topics the CPs and drivers listen to, from the end
-as it is when the run starts, the way the baseline reads (`bench.reading.read`:
+as it is when the run starts, the way the baseline reads (`evcharging.kafka.read_batch`:
 awake at the first record, no batch timeout). Records whose key is not one of
 this run's ids are skipped before they are decoded, so a shared stack's own
 traffic costs almost nothing.
@@ -20,10 +20,9 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from bench.reading import read
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
-from evcharging.kafka import consumer_config, end_positions
+from evcharging.kafka import consumer_config, end_positions, read_batch
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class Feed:
     def _read(self) -> None:
         while not self._stop.is_set():
             batch = []
-            for record in read(self._consumer, timeout=0.1):
+            for record in read_batch(self._consumer, timeout=0.1):
                 key = record.key()
                 if record.error() is not None or not key or not key.startswith(self._prefix):
                     continue

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Message as KafkaRecord
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DeliveryReport = Callable[[KafkaError | None, Any], None]
 T = TypeVar("T")
+R = TypeVar("R")
 
 PASSING = frozenset(
     {
@@ -171,6 +172,29 @@ def ask(question: Callable[[float], T], timeout: float, client: Consumer | None 
         reraise=True,
     )
     return asking(one_try)
+
+
+class Reader(Protocol[R]):
+    """What `read_batch` needs of a confluent-kafka Consumer (and what tests stand in for)."""
+
+    def poll(self, timeout: float, /) -> R | None: ...
+
+    def consume(self, num_messages: int, timeout: float, /) -> list[R]: ...
+
+
+def read_batch(consumer: Reader[R], timeout: float, most: int = 2000) -> list[R]:
+    """Up to `most` records: wait at most `timeout` s for the first one, then take
+    without waiting what has already arrived; empty when nothing came in time.
+
+    `consume(n, timeout)` alone returns early only when `n` records are there: a
+    batch that does not fill waits its whole timeout, a delay on every record.
+    `poll` wakes at the first; `consume(n, 0)` then drains what librdkafka has
+    already fetched behind it. Every reader that is timed or timing (central-stream's
+    intake, the bench's readers and its raw-Kafka baseline) reads this way."""
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(most - 1, 0)] if most > 1 else [first]
 
 
 def passes(error: BaseException) -> bool:

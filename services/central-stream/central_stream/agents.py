@@ -208,25 +208,26 @@ class CentralStream:
                 await self._until_ready()
                 await self.waiting.oldest()
                 for _ in range(min(TELEMETRY_TURN, len(self.waiting))):
-                    if not self._settled():
-                        break  # a rebalance began: see _apply_oldest
-                    await self.apply_oldest()
+                    if not await self.apply_oldest():
+                        break  # a rebalance began: the rest waits for its end
                 await asyncio.sleep(0)  # a backlog must not keep a request or a fault off the loop
         except Exception:
             log.critical("applying telemetry failed; ending the worker", exc_info=True)
             self._watchdog.end_process()
 
-    async def apply_oldest(self) -> None:
-        """Apply the report of the CP that waited longest. Only while settled: between a
-        new assignment and the end of the table's recovery, a record read would be
-        empty, and the report would be judged against a CP that has no session."""
+    async def apply_oldest(self) -> bool:
+        """Apply the report of the CP that waited longest; False, leaving it waiting, while
+        not settled: between a new assignment and the end of the table's recovery, a
+        record read would be empty, and the report judged against a CP with no session.
+        Checked in the CP's turn, as taking the turn may have waited through a rebalance."""
         cp_id = await self.waiting.oldest()
         async with self.turns.of(cp_id):
             if not self._settled():
-                return  # it waits on; checked again in the turn, as taking it may have waited
+                return False
             waiting = self.waiting.take(cp_id)  # None if an event of the CP applied it meanwhile
             if waiting is not None and waiting.origin.partition in self.intake_partitions:
                 await self._apply_report(waiting)
+        return True
 
     async def _until_ready(self) -> None:
         """Until the table is recovered: a report applied before would meet an empty record."""
@@ -293,10 +294,9 @@ class CentralStream:
         """Apply the rules to one parsed event and carry out what they say."""
         cp_id = origin.cp_id
         unknown = [] if self.registry.cp(cp_id) else [cp_id]
-        if unknown or isinstance(event, SupplyRequest):
-            await self.registry.look_up(
-                unknown, [event.driver_id] if isinstance(event, SupplyRequest) else []
-            )
+        drivers = [event.driver_id] if isinstance(event, SupplyRequest) else []
+        if unknown or drivers:
+            await self.registry.look_up(unknown, drivers)
         now = self.clock()
         if isinstance(event, SupplyRequest) and rules.utc(now) > rules.utc(event.expires_at):
             now = await self._authorised_at(cp_id, event) or now

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as Record
 
-from evcharging.kafka import consumer_config
+from evcharging.kafka import consumer_config, read_batch
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class TelemetryIntake:
         try:
             while self._running:
                 self._carry_out_requests()
-                batch = self._read_batch()
+                batch = read_batch(self._consumer, POLL_TIMEOUT, BATCH)
                 if batch and self._wait_for_room():
                     loop.call_soon_threadsafe(deliver, batch)
             self._carry_out_requests()
@@ -133,14 +133,6 @@ class TelemetryIntake:
             log.critical("the telemetry intake failed", exc_info=True)
         finally:
             self._consumer.close()
-
-    def _read_batch(self) -> list[Record]:
-        """What has come, as soon as one record is there: consume(BATCH, timeout) alone
-        would wait out its timeout unless the batch filled, a delay on every report."""
-        first = self._consumer.poll(POLL_TIMEOUT)
-        if first is None:
-            return []
-        return [first, *self._consumer.consume(BATCH - 1, timeout=0)]
 
     def _wait_for_room(self) -> bool:
         while self._running:

@@ -60,10 +60,7 @@ class KafkaSink:
         self, topic: str, key: bytes, value: bytes, partition: int, acknowledged: bool
     ) -> asyncio.Future[None] | None:
         """Queue a changelog record; with `acknowledged`, a future of the broker's ack."""
-        if not acknowledged:
-            await _queued(lambda: self._producer.write(topic, key, value, partition, None))
-            return None
-        future, report = _acknowledgement()
+        future, report = _acknowledgement() if acknowledged else (None, None)
         await _queued(lambda: self._producer.write(topic, key, value, partition, report))
         return future
 

@@ -19,6 +19,7 @@ from central_stream.rules import CpRecord, Outcome, SaveCpState, SaveSupply, Sen
 from central_stream.store import StoreRejected
 from evcharging import topics as t
 from evcharging.messages import CpState, DeadLetter, Message, SupplyUpdate
+from tests.support.waiting import wait_until_async
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 ROW = SupplyRow("s1", "D1", "CP1", NOW, None, Decimal(0), Decimal(0), Decimal("0.3"), "en_curso")
@@ -86,12 +87,10 @@ def test_rows_then_acknowledged_messages_then_the_record() -> None:
     async def scenario() -> list[str]:
         world = World()
         carrying_out = asyncio.ensure_future(effects(world)[0].carry_out(SETTLING, 3))
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await wait_until_async(lambda: world.pending, 1, "the message's acknowledgement asked for")
         assert "record p3" not in world.steps, "the record waits for the messages' acknowledgement"
         world.acknowledge()
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await wait_until_async(lambda: "record p3" in world.steps, 1, "the record written")
         world.acknowledge()
         await asyncio.wait_for(carrying_out, 1)
         return world.steps
@@ -139,7 +138,7 @@ def test_a_dead_letter_says_where_the_event_was_and_why_with_an_id_a_replay_repe
         sending = asyncio.ensure_future(
             effects(world)[0].dead_letter(Origin("averias", b"CP1", b"{", 2, 41), "not JSON")
         )
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: world.pending, 1, "the letter's acknowledgement asked for")
         world.acknowledge()
         await sending
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from central_stream.records import CpRecords
 from central_stream.rules import CpRecord
+from tests.support.waiting import wait_until_async
 
 
 @dataclass
@@ -57,7 +58,7 @@ def test_save_returns_once_the_broker_has_the_record() -> None:
     async def scenario() -> None:
         kept, changelog = records()
         saving = asyncio.ensure_future(kept.save(CpRecord(cp_id="CP1", connected=True), 0))
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: changelog.pending, 1, "the write's acknowledgement asked for")
         assert changelog.writes == [("CP1", 0, True)]
         assert not saving.done()
         changelog.acknowledge()
@@ -76,7 +77,7 @@ def test_kept_records_are_written_at_persist_with_one_acknowledgement_per_partit
         kept.keep(CpRecord(cp_id="CP1", stopped=True), 0)  # written once, as it is now
         assert changelog.writes == []
         persisting = asyncio.ensure_future(kept.persist())
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: len(changelog.writes) == 3, 1, "the kept records written")
         assert sorted(changelog.writes) == [("CP1", 0, False), ("CP2", 0, True), ("CP3", 1, True)]
         assert not persisting.done()
         changelog.acknowledge()
@@ -92,7 +93,7 @@ def test_persist_of_some_partitions_leaves_the_others_unwritten() -> None:
         kept.keep(CpRecord(cp_id="CP1"), 0)
         kept.keep(CpRecord(cp_id="CP3"), 1)
         persisting = asyncio.ensure_future(kept.persist({1}))
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: changelog.pending, 1, "the write's acknowledgement asked for")
         changelog.acknowledge()
         assert await persisting == 1
         assert changelog.writes == [("CP3", 1, True)]
@@ -107,7 +108,7 @@ def test_a_saved_record_is_not_written_again_and_forgotten_partitions_are_read_a
         kept, changelog = records(table)
         kept.keep(CpRecord(cp_id="CP1", engine_ok=False), 0)
         saving = asyncio.ensure_future(kept.save(CpRecord(cp_id="CP1", stopped=True), 0))
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: changelog.pending, 1, "the write's acknowledgement asked for")
         changelog.acknowledge()
         await saving
         assert kept.unwritten == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from central_stream.turns import Turns
+from tests.support.waiting import wait_until_async
 
 
 def test_one_cp_waits_for_its_own_turn_and_not_for_another_cps() -> None:
@@ -23,7 +24,7 @@ def test_one_cp_waits_for_its_own_turn_and_not_for_another_cps() -> None:
                 order.append(name)
 
         first = asyncio.ensure_future(slow("CP1", "a"))
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: "a in" in order, 1, "CP1's first turn taken")
         same, other = asyncio.ensure_future(quick("CP1", "b")), asyncio.ensure_future(quick("CP2", "c"))
         await asyncio.wait_for(other, 1)
         assert not same.done()

@@ -1,11 +1,10 @@
-"""`bench.reading.read`: awake at the first record, then only what is already there."""
+"""`evcharging.kafka.read_batch`: awake at the first record, then only what is already there."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench.probes import states_of
-from bench.reading import read
+from evcharging.kafka import read_batch
 
 
 @dataclass
@@ -27,28 +26,23 @@ class FakeConsumer:
 
 def test_one_record_returns_at_once_without_waiting_for_a_batch() -> None:
     consumer = FakeConsumer(["a"])
-    assert read(consumer, 0.5) == ["a"]
+    assert read_batch(consumer, 0.5) == ["a"]
     assert consumer.waits == [("poll", 0.5), ("consume", 0)]
 
 
 def test_a_backlog_is_taken_in_one_batch_of_at_most_most() -> None:
     consumer = FakeConsumer([str(n) for n in range(10)])
-    assert read(consumer, 0.5, most=4) == ["0", "1", "2", "3"]
-    assert read(consumer, 0.5, most=100) == [str(n) for n in range(4, 10)]
+    assert read_batch(consumer, 0.5, most=4) == ["0", "1", "2", "3"]
+    assert read_batch(consumer, 0.5, most=100) == [str(n) for n in range(4, 10)]
 
 
 def test_nothing_there_waits_the_timeout_once_and_returns_empty() -> None:
     consumer = FakeConsumer()
-    assert read(consumer, 0.2) == []
+    assert read_batch(consumer, 0.2) == []
     assert consumer.waits == [("poll", 0.2)]
 
 
 def test_a_batch_of_one_never_drains() -> None:
     consumer = FakeConsumer(["a", "b"])
-    assert read(consumer, 0.2, most=1) == ["a"]
+    assert read_batch(consumer, 0.2, most=1) == ["a"]
     assert consumer.waits == [("poll", 0.2)]
-
-
-def test_the_page_parser_keeps_only_the_probes_tiles() -> None:
-    body = b'[{"cp_id": "PabcC00001", "state": "averiado"}, {"cp_id": "BabcC00001", "state": "activado"}]'
-    assert states_of(body, "Pabc") == {"PabcC00001": "averiado"}
