@@ -11,13 +11,22 @@ from decimal import Decimal
 import pytest
 
 from central_stream.rules import price
-from evcharging.messages import CpState, SupplyAuthorised, SupplyDenied, SupplyUpdate, Ticket
+from evcharging import topics as t
+from evcharging.messages import (
+    CpState,
+    SupplyAuthorised,
+    SupplyDenied,
+    SupplyUpdate,
+    Ticket,
+)
+from evcharging.partitioning import partition_for
 from tests.integration.test_central_stream import (
     WAIT,
     Outputs,
     Run,
     Script,
     Worker,
+    answers_to,
     authorise,
     outputs,
     ready_cp,
@@ -32,6 +41,9 @@ pytestmark = pytest.mark.integration
 __all__ = ["outputs", "run", "script", "workers"]  # fixtures, imported for pytest
 
 STEP = Decimal("0.010")
+NEIGHBOURS = 12
+"""Sessions whose ends wait before a CP's unplug when a worker starts: enough that
+replaying them takes longer than judging a request takes the request agent."""
 
 
 class Engine(threading.Thread):
@@ -134,3 +146,40 @@ def test_sigkill_right_after_the_unplug_still_issues_the_ticket_once(
         }
         assert len(supply_rows(run, session)) == 1
     assert len({s.session_id for s in outputs.of(SupplyAuthorised, cp_id=cp_id)}) == 3
+
+
+def test_a_request_made_after_an_unplug_while_down_is_judged_after_the_unplug(
+    run: Run, workers: Callable[..., Worker], script: Script, outputs: Outputs
+) -> None:
+    """Requests and the other CP events come through two agents. A worker starting
+    after a crash must not judge a request before the unplug that came before it
+    (the CP would look busy), however long the events before that unplug take."""
+    first = workers("before-kill")
+    cp_id = ready_cp(run, script, outputs)
+    driver = run.add_driver()
+    session = authorise(script, outputs, cp_id, driver)
+    # other CPs of the same partition, whose ends wait before this one's on the topic
+    partition = partition_for(cp_id, t.PARTITIONS)
+    neighbours = [
+        n
+        for n in (run.new_id("C") for _ in range(20 * t.PARTITIONS))
+        if partition_for(n, t.PARTITIONS) == partition
+    ]
+    ended_first = []
+    for neighbour in neighbours[:NEIGHBOURS]:
+        run.add_cp(cp_id=neighbour)
+        script.connect(neighbour)
+        outputs.wait_state(neighbour, CpState.ACTIVE)
+        ended_first.append((neighbour, authorise(script, outputs, neighbour, run.add_driver())))
+    first.kill()
+    for neighbour, neighbour_session in ended_first:
+        script.unplug(neighbour, neighbour_session, 0, STEP)
+    script.unplug(cp_id, session, 0, STEP)
+    request = script.request(cp_id, driver, expires_in=120)  # the driver, at once again
+
+    workers("restarted")
+    outputs.wait_for(Ticket, ticket_id=session, timeout=60)
+    wait_until(lambda: answers_to(outputs, [request]), 60, "an answer to the request")
+    assert [type(answer) for answer in answers_to(outputs, [request])] == [SupplyAuthorised], (
+        f"answered {answers_to(outputs, [request])}"
+    )

@@ -9,7 +9,8 @@ to the partition count.
 
 Two agents share the CP events, each with its own buffer, so a driver's
 request never queues behind the rest: one for supply requests, one for
-everything else. Telemetry, nearly all of the input, comes in apart from Faust
+everything else (after a restart, a request waits for the events that came
+before it: catchup.py). Telemetry, nearly all of the input, comes in apart from Faust
 (intake.py says why) and is conflated under load — only the newest report of
 each CP is applied (latest.py says why nothing is lost by it) — and a CP's
 waiting report is applied before any other event of that CP, so an end or a
@@ -48,6 +49,8 @@ from faust.types import TP
 
 from central_stream import rules
 from central_stream.app import CHANGELOG_CONFIG
+from central_stream.backlog import GroupBacklog
+from central_stream.catchup import CatchUp, Position
 from central_stream.effects import Effects, Origin, Sink, StorePort
 from central_stream.intake import Positions, Record, TelemetryIntake
 from central_stream.latest import Latest
@@ -78,6 +81,9 @@ SOURCES: tuple[t.Topic, ...] = (
 SOURCE_NAMES = frozenset(topic.name for topic in SOURCES)
 FAUST_SOURCES = tuple(topic for topic in SOURCES if topic is not t.TELEMETRY)
 """What Faust reads; telemetry comes in through intake.py."""
+READ_AGAIN_AFTER = 5.0
+"""Seconds both agents may sit idle with events of an assignment's backlog not
+delivered before those are read again (catchup.py)."""
 TELEMETRY_TURN = 200
 """Telemetry reports applied in one turn of the loop, at most, before other work gets it."""
 
@@ -131,13 +137,16 @@ class CentralStream:
         self.effects = Effects(store, sink, self.records)
         self.turns = Turns()
         control = [topic.name for topic in FAUST_SOURCES if topic is not t.SUPPLY_REQUESTS]
-        self.agent = app.agent(_raw_topic(app, *control), name="cp_events")(self._process)
+        self.agent = app.agent(_raw_topic(app, *control), name="cp_events")(self._process_events)
         self.requests_agent = app.agent(_raw_topic(app, t.SUPPLY_REQUESTS.name), name="supply_requests")(
-            self._process
+            self._process_requests
         )
         self._new_intake = intake or (
             lambda: TelemetryIntake(
-                settings.kafka_bootstrap, settings.telemetry_group, t.TELEMETRY.name, settings.offset_reset
+                settings.kafka_bootstrap,
+                settings.telemetry_group,
+                t.TELEMETRY.name,
+                settings.offset_reset,
             )
         )
         self.intake: TelemetryIntake | None = None
@@ -156,20 +165,36 @@ class CentralStream:
         self._started = time.monotonic()
         self._last_event = time.monotonic()
         self._recovery = Progress()
-        self._watchdog = Watchdog(
-            settings.kafka_bootstrap, settings.app_id, FAUST_SOURCES, settings.stall_limit
-        )
+        self.backlog = GroupBacklog(settings.kafka_bootstrap, settings.app_id, FAUST_SOURCES)
+        self._watchdog = Watchdog(self.backlog, settings.stall_limit)
+        self.catch_up = CatchUp(t.SUPPLY_REQUESTS.name)
+        self._noting_backlog: asyncio.Task[None] | None = None
 
     # --- the agents ---------------------------------------------------------------
 
-    async def _process(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    async def _process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Ends, faults, recoveries, connections and operator commands."""
         async for event in stream.events():
-            self._last_event = time.monotonic()
             origin = Origin.of(event.message)
-            async with self.turns.of(origin.cp_id):
-                await self._apply_waiting(origin.cp_id)  # an end or a fault bills the newest figures
-                await self.handle(origin.topic, origin.key, origin.raw, origin.partition, origin.offset)
+            await self._process(origin)
+            self.catch_up.processed(origin.topic, origin.partition, origin.offset, time.monotonic())
             yield None
+
+    async def _process_requests(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Drivers' supply requests, each judged after the CP's events that came before it."""
+        async for event in stream.events():
+            origin = Origin.of(event.message)
+            self.catch_up.delivered(origin.topic, origin.partition, origin.offset, time.monotonic())
+            await self.catch_up.until_caught_up(origin.partition)
+            await self._process(origin)
+            self.catch_up.processed(origin.topic, origin.partition, origin.offset, time.monotonic())
+            yield None
+
+    async def _process(self, origin: Origin) -> None:
+        self._last_event = time.monotonic()
+        async with self.turns.of(origin.cp_id):
+            await self._apply_waiting(origin.cp_id)  # an end or a fault bills the newest figures
+            await self.handle(origin.topic, origin.key, origin.raw, origin.partition, origin.offset)
 
     # --- telemetry (intake.py, latest.py) ----------------------------------------------
 
@@ -249,6 +274,22 @@ class CentralStream:
         self.intake_partitions = {tp.partition for tp in assigned if tp.topic == t.SUPPLY_REQUESTS.name}
         if self.intake is not None:
             self.intake.assign(self.intake_partitions)
+        self.catch_up.assigned(self.intake_partitions)
+        if self._noting_backlog is not None:
+            self._noting_backlog.cancel()  # a question about the previous assignment
+        self._noting_backlog = asyncio.ensure_future(self._note_backlog(set(self.intake_partitions)))
+
+    async def _note_backlog(self, partitions: set[int]) -> None:
+        """Tell catch_up how far the CP events go that these partitions' requests wait for."""
+        try:
+            unread = await asyncio.to_thread(self.backlog.unread, partitions)
+        except Exception:
+            log.warning("could not read the backlog of partitions %s", sorted(partitions), exc_info=True)
+            self.catch_up.release(partitions)
+            return
+        for partition in partitions:
+            events = {topic: offsets for (topic, p), offsets in unread.items() if p == partition}
+            self.catch_up.expect(partition, events, time.monotonic())
 
     async def _forget_revoked(self, _app: Any, revoked: set[TP], **_: Any) -> None:
         """Reports of partitions now another worker's are its to apply: commit up to
@@ -256,6 +297,7 @@ class CentralStream:
         gone = {tp.partition for tp in revoked if tp.topic == t.SUPPLY_REQUESTS.name}
         async with self.turns.everyone():  # not in the middle of applying one
             self.intake_partitions -= gone
+            self.catch_up.release(gone)
             await self._commit_telemetry(gone)
             if self.intake is not None:
                 self.intake.assign(self.intake_partitions)
@@ -354,6 +396,7 @@ class CentralStream:
         self._check_recovery()
         if owned is None:
             return  # rebalancing or recovering the table: not now
+        await self._read_again(self.catch_up.stuck(time.monotonic(), READ_AGAIN_AFTER))
         fresh = owned - self._reconciled
         # hashing every registered CP is only needed when partitions were newly assigned
         due = {cp for cp in self.registry.cps if self._partition_of(cp) in fresh} if fresh else set()
@@ -388,6 +431,17 @@ class CentralStream:
         if stuck_for >= self._watchdog.limit:
             log.critical("table recovery made no progress for %.0f s; ending the worker", stuck_for)
             self._watchdog.end_process()
+
+    async def _read_again(self, positions: list[Position]) -> None:
+        """CP events Faust fetched and never delivered (catchup.py): seek back to them."""
+        for position in positions:
+            log.warning(
+                "%s[%d]: events from offset %d not delivered by Faust; reading them again",
+                position.topic,
+                position.partition,
+                position.offset,
+            )
+            await self.app.consumer.seek(TP(position.topic, position.partition), position.offset)
 
     async def close(self, timeout: float = 10.0) -> None:
         """At shutdown: write what records wait, commit the telemetry applied, stop reading.

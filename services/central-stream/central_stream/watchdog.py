@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import partial
 
-from confluent_kafka import Consumer, TopicPartition
-
-from evcharging.kafka import ask, consumer_config
-from evcharging.topics import Topic
+from central_stream.backlog import GroupBacklog
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +37,13 @@ class Progress:
 
 
 class Watchdog:
-    def __init__(self, bootstrap: str, group: str, sources: tuple[Topic, ...], limit: float) -> None:
+    def __init__(self, backlog: GroupBacklog, limit: float) -> None:
         self.limit = limit
-        self._sources = sources
-        self._config = consumer_config(bootstrap, group)
-        self._consumer: Consumer | None = None
-
-    def _reader(self) -> Consumer:
-        """Reads the group's committed offsets without joining it; made on first need."""
-        if self._consumer is None:
-            self._consumer = Consumer(self._config)
-        return self._consumer
+        self._backlog = backlog
 
     def unread(self, partitions: set[int]) -> int:
         """Events on the owned partitions past the group's committed offsets."""
-        wanted = [TopicPartition(topic.name, p) for topic in self._sources for p in sorted(partitions)]
-        reader = self._reader()
-        behind = 0
-        for position in ask(partial(reader.committed, wanted), 10, reader):
-            low, high = ask(partial(reader.get_watermark_offsets, position), 10, reader)
-            start = position.offset if position.offset >= 0 else low
-            behind += max(0, high - start)
-        return behind
+        return sum(high - start for start, high in self._backlog.unread(partitions).values())
 
     def stalled(self, partitions: set[int], idle_for: float) -> bool:
         """Idle past the limit while events wait: the worker is stuck."""
