@@ -51,7 +51,7 @@ def central() -> ResponseReturnValue:
 
 @api.get("/cps")
 def cps() -> ResponseReturnValue:
-    return jsonify(live().snapshot().data["cps"])
+    return Response(live().snapshot().cps_text, mimetype="application/json")
 
 
 @api.get("/cps/<cp_id>")

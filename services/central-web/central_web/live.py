@@ -1,20 +1,38 @@
 """The board shared by a worker's threads: one feed thread writes, request threads read.
 
 Every change bumps a version number and wakes the server-sent-event streams
-waiting for it; the JSON snapshot of a version is built once and shared by
-every viewer.
+waiting for it; the JSON snapshot is built once and shared by every viewer. A big
+board's snapshot, which takes a while to build, is built again at most every few
+times that while (up to FRESH_FOR seconds), however often the board changes.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from central_web.board import Board
+
+FRESH_FOR = 0.5
+"""Seconds a big board's snapshot is served after the board changed, at most, before
+one is built again. With thousands of CPs reporting every second the board changes
+thousands of times a second, and building a snapshot (every tile, as JSON, under
+the board's lock) took longer than the time between two changes: every request
+built its own, the feed waited for the lock, and the page API's p99 reached
+seconds at 10,000 CPs (docs/performance.md). Half a second is well inside the
+page's one-second rhythm."""
+CHEAP = 0.005
+"""A snapshot built in less than this many seconds is built again at every change,
+so a small board's reads always show the latest change."""
+BUILDS_SHARE = 0.2
+"""A big board's snapshot is served for (its build time ÷ this): building takes this
+share of a core at most."""
+_COMPACT = (",", ":")
 
 
 @dataclass(frozen=True)
@@ -23,6 +41,25 @@ class Snapshot:
     data: dict[str, Any]
     text: str
     """`data` as JSON, for the event stream."""
+    cps_text: str
+    """`data["cps"]` as JSON, for /api/cps."""
+    built_at: float
+    """time.monotonic() when it was built."""
+    serve_for: float
+    """Seconds it is served after the board changed (FRESH_FOR)."""
+
+    @classmethod
+    def build(cls, version: int, data: dict[str, Any], started: float) -> Snapshot:
+        """Serialise the tiles once, for the whole state and for the tiles alone."""
+        cps_text = json.dumps(data["cps"], separators=_COMPACT)
+        rest = json.dumps({key: value for key, value in data.items() if key != "cps"}, separators=_COMPACT)
+        built_at = time.monotonic()
+        took = built_at - started
+        serve_for = 0.0 if took < CHEAP else min(FRESH_FOR, took / BUILDS_SHARE)
+        return cls(version, data, f'{rest[:-1]},"cps":{cps_text}}}', cps_text, built_at, serve_for)
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.built_at < self.serve_for
 
 
 class LiveBoard:
@@ -49,7 +86,6 @@ class LiveBoard:
             if not edit(self._board):
                 return False
             self._version += 1
-            self._snapshot = None
             self._changed.notify_all()
             return True
 
@@ -59,7 +95,6 @@ class LiveBoard:
                 return
             self.feed_connected, self.feed_caught_up = connected, caught_up
             self._version += 1
-            self._snapshot = None
             self._changed.notify_all()
 
     def recheck(self) -> bool:
@@ -84,17 +119,22 @@ class LiveBoard:
             return self._current()
 
     def wait_newer(self, version: int, timeout: float) -> Snapshot | None:
-        """The snapshot once it is newer than `version`, or None after `timeout` seconds
-        (at once when the board is closed)."""
+        """A snapshot newer than `version`, once there is one, or None after `timeout`
+        seconds (at once when the board is closed). A change within FRESH_FOR of the
+        last snapshot is sent when that has aged, with whatever else changed meanwhile."""
         with self._changed:
             if not self._changed.wait_for(lambda: self.closed or self._version > version, timeout):
                 return None
-            if self.closed:
-                return None
-            return self._current()
+            snapshot = self._current()
+            while not self.closed and snapshot.version <= version:
+                self._changed.wait(max(snapshot.serve_for - (time.monotonic() - snapshot.built_at), 0.01))
+                snapshot = self._current()
+            return None if self.closed else snapshot
 
     def _current(self) -> Snapshot:
-        if self._snapshot is None or self._snapshot.version != self._version:
+        snapshot = self._snapshot
+        if snapshot is None or (snapshot.version != self._version and not snapshot.fresh()):
+            started = time.monotonic()
             now = datetime.now(UTC)
             data = {
                 "version": self._version,
@@ -102,5 +142,5 @@ class LiveBoard:
                 "feed": {"connected": self.feed_connected, "caught_up": self.feed_caught_up},
                 **self._board.snapshot(now),
             }
-            self._snapshot = Snapshot(self._version, data, json.dumps(data, separators=(",", ":")))
-        return self._snapshot
+            self._snapshot = snapshot = Snapshot.build(self._version, data, started)
+        return snapshot
