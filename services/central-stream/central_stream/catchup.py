@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Position:
-    """A CP topic's partition, and the first offset of it not processed yet."""
+    """A CP topic's partition, and the first offset of it not delivered to an agent yet."""
 
     topic: str
     partition: int

@@ -18,14 +18,14 @@ from typing import Any
 
 from central_web.board import Board
 
-FRESH_FOR = 0.5
+FRESH_FOR = 1.0
 """Seconds a big board's snapshot is served after the board changed, at most, before
 one is built again. With thousands of CPs reporting every second the board changes
 thousands of times a second, and building a snapshot (every tile, as JSON, under
 the board's lock) took longer than the time between two changes: every request
 built its own, the feed waited for the lock, and the page API's p99 reached
-seconds at 10,000 CPs (docs/performance.md). Half a second is well inside the
-page's one-second rhythm."""
+seconds at 10,000 CPs (docs/performance.md). A second is the page's own rhythm:
+the CPs report once a second."""
 CHEAP = 0.005
 """A snapshot built in less than this many seconds is built again at every change,
 so a small board's reads always show the latest change."""
