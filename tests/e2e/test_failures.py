@@ -64,13 +64,13 @@ def supply_through(
     """Charge at `cp`, disrupt the system mid-supply, and return what was billed
     and the energy the engine reported, once the supply has ended."""
     observer = TopicTail(infra_addresses().kafka_bootstrap, [TELEMETRY, SUPPLY_ENDED, TICKETS])
-    started = time.time()
+    earlier = {row["id"] for row in supplies(stack, cp, driver_id)}
     charging = stack.start_driver(driver_id, "charge", cp)
     try:
         wait_until(lambda: supplying_energy(stack, cp), 30, f"{cp} to supply energy")
         disruption()
         row = wait_until(
-            lambda: ended_supply(stack, cp, driver_id, started),
+            lambda: ended_supply(stack, cp, driver_id, earlier),
             180,
             f"{driver_id}'s supply at {cp} to be billed",
             1,
@@ -96,14 +96,15 @@ def supply_through(
     return Billed(session, row["consumo_kwh"], row["estado"]), reported
 
 
-def ended_supply(stack: Stack, cp: str, driver_id: str, since: float) -> dict[str, Any] | None:
-    rows = stack.query(
-        "SELECT * FROM suministros"
-        " WHERE cp_id = %s AND conductor_id = %s AND fecha_inicio >= FROM_UNIXTIME(%s)",
-        cp,
-        driver_id,
-        int(since) - 5,
-    )
+def supplies(stack: Stack, cp: str, driver_id: str) -> list[dict[str, Any]]:
+    return stack.query("SELECT * FROM suministros WHERE cp_id = %s AND conductor_id = %s", cp, driver_id)
+
+
+def ended_supply(stack: Stack, cp: str, driver_id: str, earlier: set[str]) -> dict[str, Any] | None:
+    """The supply of this request once it has ended: the one row that was not there
+    before it (a start-time window also caught the previous test's, when that one
+    had ended only seconds before)."""
+    rows = [row for row in supplies(stack, cp, driver_id) if row["id"] not in earlier]
     assert len(rows) <= 1, f"{len(rows)} supplies stored for one request: {rows}"
     return rows[0] if rows and rows[0]["estado"] != "en_curso" else None
 
