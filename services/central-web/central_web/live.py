@@ -46,7 +46,7 @@ class Snapshot:
     built_at: float
     """time.monotonic() when it was built."""
     serve_for: float
-    """Seconds it is served after the board changed (FRESH_FOR)."""
+    """Seconds after `built_at` during which it is served though the board changed."""
 
     @classmethod
     def build(cls, version: int, data: dict[str, Any], started: float) -> Snapshot:
@@ -58,8 +58,9 @@ class Snapshot:
         serve_for = 0.0 if took < CHEAP else min(FRESH_FOR, took / BUILDS_SHARE)
         return cls(version, data, f'{rest[:-1]},"cps":{cps_text}}}', cps_text, built_at, serve_for)
 
-    def fresh(self) -> bool:
-        return time.monotonic() - self.built_at < self.serve_for
+    def fresh_for(self) -> float:
+        """Seconds left before it is built again on a change (≤ 0: at the next read)."""
+        return self.serve_for - (time.monotonic() - self.built_at)
 
 
 class LiveBoard:
@@ -127,13 +128,13 @@ class LiveBoard:
                 return None
             snapshot = self._current()
             while not self.closed and snapshot.version <= version:
-                self._changed.wait(max(snapshot.serve_for - (time.monotonic() - snapshot.built_at), 0.01))
+                self._changed.wait(max(snapshot.fresh_for(), 0.01))
                 snapshot = self._current()
             return None if self.closed else snapshot
 
     def _current(self) -> Snapshot:
         snapshot = self._snapshot
-        if snapshot is None or (snapshot.version != self._version and not snapshot.fresh()):
+        if snapshot is None or (snapshot.version != self._version and snapshot.fresh_for() <= 0):
             started = time.monotonic()
             now = datetime.now(UTC)
             data = {
