@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Literal
 
 from central_stream.backlog import GroupBacklog
 
@@ -34,6 +35,31 @@ class Progress:
             self._seen = None if value is None else (value, now)
             return 0.0
         return now - self._seen[1]
+
+
+class RecoveryWatch:
+    """What to do about a table recovery, from how long its remaining count has stayed
+    the same: read it again every `read_again_after` seconds, give up at `limit`."""
+
+    def __init__(self, read_again_after: float, limit: float) -> None:
+        self._progress = Progress()
+        self._read_again_after = read_again_after
+        self._limit = limit
+        self._read_again_at: float | None = None
+
+    def verdict(self, remaining: int | None, now: float) -> Literal["going", "read again", "stuck"]:
+        """`remaining`: the changelog records still to recover, None when not recovering."""
+        stuck_for = self._progress.unchanged_for(remaining, now)
+        if stuck_for == 0.0:
+            self._read_again_at = None
+        if stuck_for >= self._limit:
+            return "stuck"
+        if stuck_for >= self._read_again_after and (
+            self._read_again_at is None or now - self._read_again_at >= self._read_again_after
+        ):
+            self._read_again_at = now
+            return "read again"
+        return "going"
 
 
 class Watchdog:
