@@ -57,14 +57,20 @@ class Controls:
         return commands
 
     def _known(self, cp_id: str) -> bool:
+        """On the board, or registered since its last refresh; ActionError (503) when the
+        database cannot say."""
         if self.live.knows(cp_id):
             return True
         if self.database is None:
             return False
         try:
             rows = load_cp(self.database, cp_id)
-        except Exception:
-            return False
+        except Exception as error:  # not "unknown": the operator would believe a typo
+            log.error("looking up CP %s failed: %s", cp_id, error)
+            message = (
+                f"Charging point '{cp_id}' could not be looked up: the database is not answering. Try again."
+            )
+            raise ActionError(503, "database_unavailable", message) from None
         if rows:  # registered since the last refresh
             self.live.change(lambda board: board.load_database(rows, datetime.now(UTC)))
         return bool(rows)

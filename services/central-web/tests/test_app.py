@@ -148,6 +148,22 @@ def test_unknown_cp_and_action(app: Flask) -> None:
     assert sent(app) == []
 
 
+def test_a_cp_that_cannot_be_looked_up_is_a_503_not_an_unknown_cp(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_down(*_: object) -> list[object]:
+        raise ConnectionRefusedError("MariaDB is not answering")
+
+    app.extensions["controls"].database = object()  # any settings: load_cp fails
+    monkeypatch.setattr("central_web.controls.load_cp", database_down)
+    client = app.test_client()
+    answer = client.post("/api/cps/CP9/stop", headers={"X-CSRFToken": logged_in(client)})
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == "database_unavailable"
+    assert "the database is not answering" in answer.get_json()["message"]
+    assert sent(app) == []
+
+
 def test_a_script_may_use_the_password_as_a_bearer_token(app: Flask) -> None:
     client = app.test_client()
     ok = client.post("/api/cps/CP2/resume", headers={"Authorization": f"Bearer {PASSWORD}"})
