@@ -80,10 +80,11 @@ test-setup: # setup, plus the browser the page's tests drive
 test-unit: $(PY) ## the unit tests alone: no Docker needed
 	$(PY) -m pytest lib services bench
 
-lint: $(PY) ## ruff and mypy
+lint: $(PY) ## ruff, mypy and vulture (dead code)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m vulture
 
 clean: ## remove the stack, its volumes and its built images
 	$(COMPOSE) --profile tools down --remove-orphans --volumes --rmi local

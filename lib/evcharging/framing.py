@@ -31,7 +31,6 @@ MAX_PAYLOAD = 16 * 1024
 _PREFIX = struct.Struct(">2sBBI")  # magic, version, type, length: the part the CRC covers first
 _CRC = struct.Struct(">I")
 HEADER_SIZE = _PREFIX.size + _CRC.size
-MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD
 
 
 class FramingFault(StrEnum):

@@ -70,7 +70,8 @@ def test_request_authorise_supply_unplug_ticket(stack: Stack, cps: list[str]) ->
     stack.wait_states({cp_id: "activado"})
 
 
-def test_every_denial_says_why(stack: Stack, cps: list[str], all_resumed: None) -> None:
+@pytest.mark.usefixtures("all_resumed")
+def test_every_denial_says_why(stack: Stack, cps: list[str]) -> None:
     busy, stopped, faulty = cps
     charging = stack.start_driver("DRV002", "charge", busy)
     stack.wait_states({busy: "suministrando"})
@@ -131,7 +132,8 @@ def test_a_file_of_ten_requests_over_three_cps(stack: Stack, cps: list[str]) -> 
         assert row["consumo_kwh"] == Decimal(ticket["kwh"])
 
 
-def test_operator_stops_one_then_all_and_resumes_all(stack: Stack, cps: list[str], all_resumed: None) -> None:
+@pytest.mark.usefixtures("all_resumed")
+def test_operator_stops_one_then_all_and_resumes_all(stack: Stack, cps: list[str]) -> None:
     cp_id = cps[0]
     charging = stack.start_driver("DRV008", "charge", cp_id)
     stack.wait_states({cp_id: "suministrando"})

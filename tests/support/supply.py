@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from central_stream import rules
-from central_stream.rules import CpInfo, CpRecord, StaticRegistry
+from central_stream.rules import CpInfo, CpRecord
 from cp_engine import charging
 from cp_engine.charging import Engine
 from cp_engine.simulation import Charger
 from evcharging import messages as m
+from tests.support.registry import StaticRegistry
 
 CP = "CP-SIM"
 DRIVER = "DRV001"

@@ -5,7 +5,7 @@ chosen by a person. It is stored as a salted scrypt hash (stdlib hashlib, so no
 native dependency in the image), with its parameters in the stored string so
 they can be raised later without invalidating old hashes.
 
-Why such a light work factor (n=2**10, r=8: 1 MiB and about 3 ms): a slow hash
+Why such a light work factor (n=2**10, r=8: 1 MiB of memory per check): a slow hash
 defends guessable secrets, and these have 256 bits of entropy, which no work
 factor makes safer. What the hash buys is that a leaked `charging_points` table
 cannot be replayed as credentials. A light factor keeps thousands of CPs

@@ -1,8 +1,9 @@
 """Telemetry's way in: librdkafka in a thread of its own, not Faust's fetcher.
 
 Telemetry is nearly all of central-stream's input (one report per supplying CP
-per second), and Faust spends some 180 µs of the event loop on each event it
-delivers. At 5,000 CPs that is more than the worker's share of a core, so the
+per second), and Faust's fetcher costs the event loop more per event than
+all the rest of a report's work (docs/performance.md). At 5,000 CPs that was
+more than the worker's share of a core, so the
 backlog grew for ever and a driver's request or a fault, read by the same
 fetcher on the same loop, waited behind it. librdkafka reads the reports in C,
 in this thread; the loop gets them in batches and keeps only the newest of each

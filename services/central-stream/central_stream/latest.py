@@ -3,14 +3,14 @@
 Telemetry is cumulative (energy so far), so when central-stream falls behind
 only the newest report of each CP matters: a driver and the page want the
 figures of now, not a replay of the last minutes, and a backlog of them must
-not hold up a driver's request or a fault. The telemetry agent takes reports
-in as fast as they come and keeps the newest per CP here; a task applies
-them, the CP that has waited longest first.
+not hold up a driver's request or a fault. The worker takes the intake's
+reports (intake.py) in as fast as they come and keeps the newest per CP here;
+a task applies them, the CP that has waited longest first.
 
 Nothing is lost by it: a report replaced by a newer one of the same session is
-acknowledged at once (the newer one carries its energy), and the newest is
-acknowledged only once applied. Kafka commits a partition's offsets only up to
-its first unacknowledged record, so after a crash the newest is read again.
+done at once (the newer one carries its energy), and the newest is done only
+once applied. The intake commits a partition's offsets only up to its first
+report not done (intake.Positions), so after a crash the newest is read again.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Latest(Generic[T]):
         self._arrived = asyncio.Event()
 
     def put(self, cp_id: str, item: T) -> T | None:
-        """Keep `item` for `cp_id`; returns the item that lost its place (to acknowledge), if any."""
+        """Keep `item` for `cp_id`; returns the item that lost its place (now done), if any."""
         old = self._waiting.get(cp_id)
         if old is not None and not self._supersedes(item, old):
             return item  # older than what waits already (a repeat, or out of order)

@@ -4,8 +4,8 @@ The changelog of Faust's `cp_state` table *is* the state. Faust reads it back:
 a worker that starts, or takes partitions over, rebuilds the table from it
 before it processes anything (its recovery). Faust does not write it here:
 its producer is pure Python and waits for each record's acknowledgement in
-turn, which cost about 200 µs of the event loop per telemetry report — two
-thirds of central-stream's time (issue 15's profile). Instead:
+turn, which was two thirds of central-stream's time per telemetry report
+(docs/performance.md, issue 15's profile). Instead:
 
 - a record that settles a request, an end, a fault... is written at once
   (`save`) and the caller waits for the broker's acknowledgement before it

@@ -1,10 +1,11 @@
 """Who is registered — drivers and CPs — as an in-memory copy of MariaDB that
-follows it. The whole registry is reloaded every few seconds (so removals and
-price changes arrive too); an id the copy does not know is looked up on its own
-at once (one primary-key query), so a driver registered a moment ago is
-recognised. A known driver or CP never costs a query: that is the hot path.
-An id found missing is not asked about again for a moment, so a flood of
-requests naming nobody costs one query per id per `miss_ttl`, not per request.
+follows it. The whole registry is reloaded every REGISTRY_REFRESH seconds (so
+removals and price changes arrive too), on a database connection of its own; an
+id the copy does not know is looked up on its own at once (one primary-key
+query), so a driver registered a moment ago is recognised. A known driver or CP
+never costs a query: that is the hot path. An id found missing is not asked
+about again for a moment, so a flood of requests naming nobody costs one query
+per id per `miss_ttl`, not per request.
 """
 
 from __future__ import annotations

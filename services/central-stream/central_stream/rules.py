@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -33,6 +32,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from evcharging import topics as t
+from evcharging.exhaustive import every_member
 from evcharging.messages import (
     CpConnected,
     CpDisconnected,
@@ -356,6 +356,19 @@ def on_request(record: CpRecord, request: SupplyRequest, registry: Registry, now
     return Outcome(new, tuple(effects), f"authorised {request.request_id} as session {session.session_id}")
 
 
+_DENIAL_BY_STATE = every_member(
+    CpState,
+    {
+        CpState.ACTIVE: None,
+        CpState.SUPPLYING: DenialReason.CP_BUSY,
+        CpState.STOPPED: DenialReason.CP_STOPPED,
+        CpState.FAULTY: DenialReason.CP_FAULTY,
+        CpState.DISCONNECTED: DenialReason.CP_DISCONNECTED,
+    },
+)
+"""Why a request to a registered CP in each state is denied (None: it is not)."""
+
+
 def _denial_reason(
     record: CpRecord, request: SupplyRequest, info: CpInfo | None, registry: Registry, now: datetime
 ) -> DenialReason | None:
@@ -365,13 +378,7 @@ def _denial_reason(
         return DenialReason.UNKNOWN_CP
     if not registry.has_driver(request.driver_id):
         return DenialReason.UNKNOWN_DRIVER
-    return {
-        CpState.ACTIVE: None,
-        CpState.SUPPLYING: DenialReason.CP_BUSY,
-        CpState.STOPPED: DenialReason.CP_STOPPED,
-        CpState.FAULTY: DenialReason.CP_FAULTY,
-        CpState.DISCONNECTED: DenialReason.CP_DISCONNECTED,
-    }[record.state]
+    return _DENIAL_BY_STATE[record.state]
 
 
 def on_telemetry(record: CpRecord, telemetry: Telemetry, registry: Registry) -> Outcome:
@@ -650,21 +657,3 @@ def _row(cp_id: str, session: Session, *, ended_at: datetime | None, status: str
         time_factor=session.time_factor,
         duration_s=session.duration_s,
     )
-
-
-@dataclass
-class StaticRegistry:
-    """A registry held in memory: for tests, and the shape registry.py fills in."""
-
-    cps: dict[str, CpInfo] = field(default_factory=dict)
-    drivers: set[str] = field(default_factory=set)
-
-    def cp(self, cp_id: str) -> CpInfo | None:
-        return self.cps.get(cp_id)
-
-    def has_driver(self, driver_id: str) -> bool:
-        return driver_id in self.drivers
-
-    @classmethod
-    def of(cls, cps: Iterable[CpInfo], drivers: Iterable[str]) -> StaticRegistry:
-        return cls({cp.cp_id: cp for cp in cps}, set(drivers))

@@ -27,8 +27,7 @@ class StreamSettings:
     """Warm copies of each table partition on other workers. A standby reads the
     owner's whole changelog — a record per applied telemetry — through Faust's
     per-event path, and with two workers on two cores that cost more than the
-    second worker added (make bench: 200 msg/s sustained with standbys, 1,000
-    without). Without one, a worker taking partitions over rebuilds them from
+    second worker added (docs/performance.md). Without one, a worker taking partitions over rebuilds them from
     their compacted changelog, as every worker does at start (memory://)."""
     offset_reset: str = "earliest"
     """Where a brand-new consumer group starts. 'earliest' answers requests made

@@ -63,8 +63,6 @@ WHERE id = %s
 """`estado_desde` moves only when the state really changes."""
 
 
-SELECT_CP = "SELECT id, ubicacion, precio_kwh FROM charging_points WHERE id = %s"
-
 NEW_SUPPLY_COLUMNS = ("factor_tiempo", "duracion_s")
 COUNT_NEW_SUPPLY_COLUMNS = """
 SELECT COUNT(*) AS n FROM information_schema.COLUMNS

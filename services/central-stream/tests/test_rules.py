@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from central_stream import rules
-from central_stream.rules import CpInfo, CpRecord, Outcome, SaveCpState, SaveSupply, StaticRegistry
+from central_stream.rules import CpInfo, CpRecord, Outcome, SaveCpState, SaveSupply
 from evcharging import topics as t
 from evcharging.messages import (
     CpConnected,
@@ -38,6 +38,7 @@ from evcharging.messages import (
     Telemetry,
     Ticket,
 )
+from tests.support.registry import StaticRegistry
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 CP = "CP1"

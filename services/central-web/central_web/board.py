@@ -25,6 +25,7 @@ from typing import Any
 
 from central_web.witness import Witness
 from evcharging import simtime
+from evcharging.exhaustive import every_member, every_member_in_order
 from evcharging.messages import (
     CentralAuthBeacon,
     CpState,
@@ -43,24 +44,32 @@ from evcharging.messages import (
     utc_now,
 )
 
-STATE_LABELS: dict[CpState, str] = {
-    CpState.ACTIVE: "Available",
-    CpState.SUPPLYING: "Supplying",
-    CpState.STOPPED: "Out of Order",
-    CpState.FAULTY: "Faulty",
-    CpState.DISCONNECTED: "Disconnected",
-}
-STATE_ORDER = (CpState.ACTIVE, CpState.SUPPLYING, CpState.STOPPED, CpState.FAULTY, CpState.DISCONNECTED)
+STATE_LABELS = every_member(
+    CpState,
+    {
+        CpState.ACTIVE: "Available",
+        CpState.SUPPLYING: "Supplying",
+        CpState.STOPPED: "Out of Order",
+        CpState.FAULTY: "Faulty",
+        CpState.DISCONNECTED: "Disconnected",
+    },
+)
+STATE_ORDER = every_member_in_order(
+    CpState, (CpState.ACTIVE, CpState.SUPPLYING, CpState.STOPPED, CpState.FAULTY, CpState.DISCONNECTED)
+)
 
-DENIAL_TEXT: dict[DenialReason, str] = {
-    DenialReason.UNKNOWN_DRIVER: "unknown driver",
-    DenialReason.UNKNOWN_CP: "unknown charging point",
-    DenialReason.CP_BUSY: "charging point busy",
-    DenialReason.CP_STOPPED: "charging point out of order",
-    DenialReason.CP_FAULTY: "charging point faulty",
-    DenialReason.CP_DISCONNECTED: "charging point disconnected",
-    DenialReason.REQUEST_EXPIRED: "request expired",
-}
+DENIAL_TEXT = every_member(
+    DenialReason,
+    {
+        DenialReason.UNKNOWN_DRIVER: "unknown driver",
+        DenialReason.UNKNOWN_CP: "unknown charging point",
+        DenialReason.CP_BUSY: "charging point busy",
+        DenialReason.CP_STOPPED: "charging point out of order",
+        DenialReason.CP_FAULTY: "charging point faulty",
+        DenialReason.CP_DISCONNECTED: "charging point disconnected",
+        DenialReason.REQUEST_EXPIRED: "request expired",
+    },
+)
 END_TEXT: dict[EndReason, str] = {
     EndReason.UNPLUGGED: "vehicle unplugged",
     EndReason.FAULT: "fault",
@@ -162,13 +171,16 @@ def _str(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-_STATE_EVENT: dict[CpState, tuple[str, str]] = {
-    CpState.ACTIVE: ("is available", "ok"),
-    CpState.SUPPLYING: ("started supplying {driver}", "ok"),
-    CpState.STOPPED: ("is out of order (stopped by the operator)", "warn"),
-    CpState.FAULTY: ("is faulty", "error"),
-    CpState.DISCONNECTED: ("is disconnected", "muted"),
-}
+_STATE_EVENT = every_member(
+    CpState,
+    {
+        CpState.ACTIVE: ("is available", "ok"),
+        CpState.SUPPLYING: ("started supplying {driver}", "ok"),
+        CpState.STOPPED: ("is out of order (stopped by the operator)", "warn"),
+        CpState.FAULTY: ("is faulty", "error"),
+        CpState.DISCONNECTED: ("is disconnected", "muted"),
+    },
+)
 
 
 class Board:

@@ -96,7 +96,7 @@ class MonitorLink:
         if isinstance(record, AssignIdentity):
             if not self._accepts(record.cp_id, writer):
                 return Busy(cp_id=self.runtime.settings.cp_id)
-            self.runtime.assign_identity(record.cp_id, record.credential, record.price_per_kwh)
+            self.runtime.assign_identity(record.cp_id, record.credential)
             return self._identity()
         raise LinkError(f"{type(record).__name__} is not a request")
 

@@ -15,7 +15,6 @@ import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from confluent_kafka import KafkaException
 
@@ -51,7 +50,6 @@ class EngineRuntime:
         self._follow = follow_commands
         self.engine = Engine(time_factor=settings.charger.time_factor)
         self.credential: str | None = None
-        self.price_per_kwh: Decimal | None = None
         self.notes: deque[str] = deque(maxlen=6)
         self._producer = producer
         self._rng = random.Random()
@@ -91,11 +89,10 @@ class EngineRuntime:
                 return Step(self.engine)
         return charging.refuse(self.engine, f"unknown action {action!r}")
 
-    def assign_identity(self, cp_id: str, credential: str | None, price_per_kwh: Decimal) -> None:
+    def assign_identity(self, cp_id: str, credential: str | None) -> None:
         step = self.apply(charging.assign_identity(self.engine, cp_id))
         if step.engine.cp_id == cp_id:
             self.credential = credential
-            self.price_per_kwh = price_per_kwh
 
     def on_command(self, command: m.Message) -> None:
         self.apply(charging.on_command(self.engine, command, time.monotonic()))

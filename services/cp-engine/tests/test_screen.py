@@ -238,7 +238,7 @@ async def serving(runtime: EngineRuntime, path: Path) -> AsyncIterator[None]:
 async def a_person_at_the_screen(path: Path) -> None:
     outbox = Outbox()
     runtime = EngineRuntime(SETTINGS, outbox, follow_commands=False)  # type: ignore[arg-type]
-    runtime.assign_identity("CP-A001", None, Decimal("0.35"))
+    runtime.assign_identity("CP-A001", None)
     client = Screen(path)
 
     await asyncio.to_thread(client.poll)  # before the engine listens: it says so, and goes on
@@ -417,7 +417,7 @@ def test_on_a_terminal_the_screen_quits_and_restores_the_terminal(tmp_path: Path
 
 async def a_kafka_problem_on_the_terminal(terminal: Terminal, path: Path, watch: k.ClientWatch) -> None:
     runtime = EngineRuntime(SETTINGS, Outbox(), follow_commands=False)  # type: ignore[arg-type]
-    runtime.assign_identity("CP-A001", None, Decimal("0.35"))
+    runtime.assign_identity("CP-A001", None)
     watch.on_error(KafkaError(KafkaError._AUTHENTICATION, BAD_CREDENTIALS))
     async with serving(runtime, path):
         process = await asyncio.to_thread(on_terminal, terminal, path)

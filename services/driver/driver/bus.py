@@ -188,7 +188,6 @@ class Inbox:
     ) -> None:
         self._consumer = consumer
         self._bootstrap = bootstrap
-        self._tickets = tickets
         self._catchup = _Catchup({(tickets.topic, tickets.partition): tickets_end})
         if tickets.offset >= 0:
             self._catchup.started_at((tickets.topic, tickets.partition), tickets.offset)

@@ -22,15 +22,20 @@ from driver import texts
 from driver.outcome import Outcome, Result, Summary
 from driver.tracker import ChargeTracker, Phase
 from evcharging import simtime
+from evcharging.exhaustive import every_member
 from evcharging.messages import CpState, CpStatus, SupplyRequest, Ticket
 
-STATE_STYLE: dict[CpState, str] = {  # the status page's colours; the state's word is always shown too
-    CpState.ACTIVE: "bold green",
-    CpState.SUPPLYING: "bold cyan",
-    CpState.STOPPED: "bold dark_orange",
-    CpState.FAULTY: "bold red",
-    CpState.DISCONNECTED: "grey50",
-}
+# the status page's colours; the state's word is always shown too
+STATE_STYLE = every_member(
+    CpState,
+    {
+        CpState.ACTIVE: "bold green",
+        CpState.SUPPLYING: "bold cyan",
+        CpState.STOPPED: "bold dark_orange",
+        CpState.FAULTY: "bold red",
+        CpState.DISCONNECTED: "grey50",
+    },
+)
 
 
 def _when(moment: datetime) -> str:
@@ -78,7 +83,6 @@ class RichOutput:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
         self._live: Live | None = None
-        self._last_line = 0.0
 
     # --- listings -----------------------------------------------------------------
 

@@ -10,37 +10,50 @@ from __future__ import annotations
 from decimal import Decimal
 
 from evcharging import simtime
+from evcharging.exhaustive import every_member
 from evcharging.messages import CpState, DenialReason, EndReason
 
-_DENIALS: dict[DenialReason, str] = {
-    DenialReason.UNKNOWN_DRIVER: (
-        "Driver {driver} is not registered with the network. Check your driver id (--driver or DRIVER_ID)."
-    ),
-    DenialReason.UNKNOWN_CP: "There is no charging point {cp}. Run 'driver list' to see the charging points.",
-    DenialReason.CP_BUSY: "{cp} is busy with another driver. Try another charging point, or again later.",
-    DenialReason.CP_STOPPED: "{cp} is out of order: the operator has stopped it.",
-    DenialReason.CP_FAULTY: "{cp} has a fault and cannot supply right now.",
-    DenialReason.CP_DISCONNECTED: "{cp} is not connected to the network right now.",
-    DenialReason.REQUEST_EXPIRED: (
-        "Your request for {cp} reached the central after it had expired, so it was not authorised. "
-        "Please try again."
-    ),
-}
+_DENIALS = every_member(
+    DenialReason,
+    {
+        DenialReason.UNKNOWN_DRIVER: (
+            "Driver {driver} is not registered with the network."
+            " Check your driver id (--driver or DRIVER_ID)."
+        ),
+        DenialReason.UNKNOWN_CP: (
+            "There is no charging point {cp}. Run 'driver list' to see the charging points."
+        ),
+        DenialReason.CP_BUSY: "{cp} is busy with another driver. Try another charging point, or again later.",
+        DenialReason.CP_STOPPED: "{cp} is out of order: the operator has stopped it.",
+        DenialReason.CP_FAULTY: "{cp} has a fault and cannot supply right now.",
+        DenialReason.CP_DISCONNECTED: "{cp} is not connected to the network right now.",
+        DenialReason.REQUEST_EXPIRED: (
+            "Your request for {cp} reached the central after it had expired, so it was not authorised. "
+            "Please try again."
+        ),
+    },
+)
 
-_ENDINGS: dict[EndReason, str] = {
-    EndReason.UNPLUGGED: "vehicle unplugged",
-    EndReason.FAULT: "fault at the charging point",
-    EndReason.OPERATOR_STOP: "stopped by the operator",
-    EndReason.DISCONNECTED: "charging point disconnected",
-}
+_ENDINGS = every_member(
+    EndReason,
+    {
+        EndReason.UNPLUGGED: "vehicle unplugged",
+        EndReason.FAULT: "fault at the charging point",
+        EndReason.OPERATOR_STOP: "stopped by the operator",
+        EndReason.DISCONNECTED: "charging point disconnected",
+    },
+)
 
-_STATES: dict[CpState, str] = {
-    CpState.ACTIVE: "available",
-    CpState.SUPPLYING: "supplying",
-    CpState.STOPPED: "out of order",
-    CpState.FAULTY: "faulty",
-    CpState.DISCONNECTED: "disconnected",
-}
+_STATES = every_member(
+    CpState,
+    {
+        CpState.ACTIVE: "available",
+        CpState.SUPPLYING: "supplying",
+        CpState.STOPPED: "out of order",
+        CpState.FAULTY: "faulty",
+        CpState.DISCONNECTED: "disconnected",
+    },
+)
 
 
 def denial(reason: DenialReason, cp_id: str, driver_id: str) -> str:
