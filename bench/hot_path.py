@@ -106,15 +106,15 @@ async def measure(reports: int, profile: cProfile.Profile | None) -> tuple[float
     app.finalize()
     async with stream.agent.test_context() as agent:
         session = await _supplying(stream, agent, sink)
-        stream.intake_partitions = {0}
+        stream.telemetry.assign({0})
         cast(Any, app.tables).recovery.completed.set()  # nothing to recover in test mode
         records = [_record(session, seq) for seq in range(reports)]
         started = time.process_time()
         if profile:
             profile.enable()
         for record in records:
-            await stream.take_report(record)  # as the intake hands it over, without its thread
-            await stream.apply_oldest()
+            await stream.telemetry.take_report(record)  # as the intake hands it over, without its thread
+            await stream.telemetry.apply_oldest()
         await stream.records.persist()
         if profile:
             profile.disable()

@@ -10,11 +10,11 @@ to the partition count.
 Two agents share the CP events, each with its own buffer, so a driver's
 request never queues behind the rest: one for supply requests, one for
 everything else (after a restart, a request waits for the events that came
-before it: catchup.py). Telemetry, nearly all of the input, comes in apart from Faust
-(intake.py says why) and is conflated under load — only the newest report of
-each CP is applied (latest.py says why nothing is lost by it) — and a CP's
-waiting report is applied before any other event of that CP, so an end or a
-fault bills the energy it reports. Each CP takes its turn (turns.py): the rules
+before it: catchup.py). Telemetry, nearly all of the input, comes in apart from
+Faust (intake.py says why) and is conflated under load — only the newest report
+of each CP is applied (telemetry.py, latest.py say why nothing is lost by it) —
+and a CP's waiting report is applied before any other event of that CP, so an
+end or a fault bills the energy it reports. Each CP takes its turn (turns.py): the rules
 see one event of a CP at a time, and a CP waiting for MariaDB or the broker
 holds up no other CP.
 
@@ -40,7 +40,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -52,19 +51,19 @@ from central_stream.app import CHANGELOG_CONFIG
 from central_stream.backlog import GroupBacklog
 from central_stream.catchup import CatchUp, Position
 from central_stream.effects import Effects, Origin, Sink, StorePort
-from central_stream.intake import Positions, Record, TelemetryIntake
-from central_stream.latest import Latest
+from central_stream.intake import TelemetryIntake
 from central_stream.records import CpRecords
 from central_stream.registry import CachedRegistry
 from central_stream.rules import CpRecord, Inbound
 from central_stream.settings import StreamSettings
 from central_stream.store import StoreRejected
+from central_stream.telemetry import TelemetryFlow
 from central_stream.turns import Turns
 from central_stream.watchdog import RecoveryWatch, Watchdog
 from evcharging import health
 from evcharging import topics as t
 from evcharging.codec import ContractError, decode
-from evcharging.messages import SupplyRequest, Telemetry
+from evcharging.messages import SupplyRequest
 from evcharging.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -84,22 +83,6 @@ FAUST_SOURCES = tuple(topic for topic in SOURCES if topic is not t.TELEMETRY)
 READ_AGAIN_AFTER = 5.0
 """Seconds both agents may sit idle with events of an assignment's backlog not
 delivered before those are read again (catchup.py)."""
-TELEMETRY_TURN = 200
-"""Telemetry reports applied in one turn of the loop, at most, before other work gets it."""
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """A telemetry report taken in and not applied yet (latest.py); its offset is
-    committed once it is applied, or once a newer report makes it pointless."""
-
-    telemetry: Telemetry
-    origin: Origin
-
-    @staticmethod
-    def supersedes(new: Waiting, old: Waiting) -> bool:
-        """A newer report of the session, or any report of another (the rules judge that one)."""
-        return new.telemetry.session_id != old.telemetry.session_id or new.telemetry.seq > old.telemetry.seq
 
 
 def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
@@ -107,7 +90,7 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
 
 
 class CentralStream:
-    """The agent, its table and its housekeeping, wired onto one Faust app."""
+    """The agents, their table, the telemetry's flow and the housekeeping, wired onto one Faust app."""
 
     def __init__(
         self,
@@ -141,7 +124,7 @@ class CentralStream:
         self.requests_agent = app.agent(_raw_topic(app, t.SUPPLY_REQUESTS.name), name="supply_requests")(
             self._process_requests
         )
-        self._new_intake = intake or (
+        new_intake = intake or (
             lambda: TelemetryIntake(
                 settings.kafka_bootstrap,
                 settings.telemetry_group,
@@ -149,14 +132,10 @@ class CentralStream:
                 settings.offset_reset,
             )
         )
-        self.intake: TelemetryIntake | None = None
-        self.intake_partitions: set[int] = set()
-        """The partitions of CP events this worker owns, as Faust's assignment signals tell
-        (every CP-keyed topic the same numbers): the intake reads these of telemetry."""
-        self.positions = Positions()
-        self._batches: asyncio.Queue[list[Record]] = asyncio.Queue()
-        self.waiting: Latest[Waiting] = Latest(Waiting.supersedes)
-        app.task(self._take_telemetry)
+        self.telemetry = TelemetryFlow(
+            new_intake, self.turns, self.records, self._accept, self.apply, self._settled
+        )
+        app.task(self.telemetry.take)
         app.task(self._apply_telemetry)
         cast(Any, app.on_partitions_revoked).connect(self._forget_revoked)  # typed for sync receivers
         cast(Any, app.on_partitions_assigned).connect(self._read_assigned)
@@ -193,91 +172,30 @@ class CentralStream:
     async def _process(self, origin: Origin) -> None:
         self._last_event = time.monotonic()
         async with self.turns.of(origin.cp_id):
-            await self._apply_waiting(origin.cp_id)  # an end or a fault bills the newest figures
+            await self.telemetry.apply_waiting(origin.cp_id)  # an end or a fault bills the newest figures
             await self.handle(origin.topic, origin.key, origin.raw, origin.partition, origin.offset)
 
-    # --- telemetry (intake.py, latest.py) ----------------------------------------------
-
-    async def _take_telemetry(self) -> None:
-        """Start the intake, then keep the newest report of each CP for _apply_telemetry."""
-        self.intake = intake = self._new_intake()
-        intake.assign(self.intake_partitions)
-        intake.start(self._batches.put_nowait, asyncio.get_running_loop())
-        while True:
-            batch = await self._batches.get()
-            for record in batch:
-                # not an error, nor of a partition revoked since it was read
-                if record.error() is None and record.partition() in self.intake_partitions:
-                    await self.take_report(record)
-            intake.taken_in()
-
-    async def take_report(self, record: Record) -> None:
-        origin = Origin(
-            t.TELEMETRY.name, record.key(), record.value(), record.partition() or 0, record.offset() or 0
-        )
-        self.positions.taken(origin.partition, origin.offset)
-        telemetry = await self._accept(origin)
-        if not isinstance(telemetry, Telemetry):
-            self.positions.done(origin.partition, origin.offset)  # dead-lettered, or another deployment's
-        elif (lost := self.waiting.put(origin.cp_id, Waiting(telemetry, origin))) is not None:
-            self.positions.done(lost.origin.partition, lost.origin.offset)
+    # --- telemetry (telemetry.py) and assignment ----------------------------------------
 
     async def _apply_telemetry(self) -> None:
-        """Apply waiting telemetry, the CP that waited longest first, for as long as the worker runs.
-
-        A failure here ends the process, as a crash would: this task is not an agent, so
-        Faust would not notice it gone, and the reports would wait forever. Restarted,
-        the worker reads the uncommitted ones again."""
+        """Apply waiting telemetry for as long as the worker runs. A failure here ends the
+        process, as a crash would: this task is not an agent, so Faust would not notice it
+        gone, and the reports would wait forever. Restarted, the worker reads the
+        uncommitted ones again."""
         try:
-            while True:
-                await self._until_ready()
-                await self.waiting.oldest()
-                for _ in range(min(TELEMETRY_TURN, len(self.waiting))):
-                    if not await self.apply_oldest():
-                        break  # a rebalance began: the rest waits for its end
-                await asyncio.sleep(0)  # a backlog must not keep a request or a fault off the loop
+            await self.telemetry.apply_all()
         except Exception:
             log.critical("applying telemetry failed; ending the worker", exc_info=True)
             self._watchdog.end_process()
 
-    async def apply_oldest(self) -> bool:
-        """Apply the report of the CP that waited longest; False, leaving it waiting, while
-        not settled: between a new assignment and the end of the table's recovery, a
-        record read would be empty, and the report judged against a CP with no session.
-        Checked in the CP's turn, as taking the turn may have waited through a rebalance."""
-        cp_id = await self.waiting.oldest()
-        async with self.turns.of(cp_id):
-            if not self._settled():
-                return False
-            waiting = self.waiting.take(cp_id)  # None if an event of the CP applied it meanwhile
-            if waiting is not None and waiting.origin.partition in self.intake_partitions:
-                await self._apply_report(waiting)
-        return True
-
-    async def _until_ready(self) -> None:
-        """Until the table is recovered: a report applied before would meet an empty record."""
-        while not self._settled():
-            await asyncio.sleep(0.1)
-
-    async def _apply_waiting(self, cp_id: str) -> None:
-        waiting = self.waiting.take(cp_id)
-        if waiting is not None:
-            await self._apply_report(waiting)
-
-    async def _apply_report(self, waiting: Waiting) -> None:
-        """Apply a waiting telemetry report; its offset may be committed from now on."""
-        await self.apply(waiting.telemetry, waiting.origin)
-        self.positions.done(waiting.origin.partition, waiting.origin.offset)
-
     async def _read_assigned(self, _app: Any, assigned: set[TP], **_: Any) -> None:
         """Read the telemetry of the CPs this worker now owns."""
-        self.intake_partitions = {tp.partition for tp in assigned if tp.topic == t.SUPPLY_REQUESTS.name}
-        if self.intake is not None:
-            self.intake.assign(self.intake_partitions)
-        self.catch_up.assigned(self.intake_partitions)
+        partitions = {tp.partition for tp in assigned if tp.topic == t.SUPPLY_REQUESTS.name}
+        self.telemetry.assign(partitions)
+        self.catch_up.assigned(partitions)
         if self._noting_backlog is not None:
             self._noting_backlog.cancel()  # a question about the previous assignment
-        self._noting_backlog = asyncio.ensure_future(self._note_backlog(set(self.intake_partitions)))
+        self._noting_backlog = asyncio.ensure_future(self._note_backlog(partitions))
 
     async def _note_backlog(self, partitions: set[int]) -> None:
         """Tell catch_up how far the CP events go that these partitions' requests wait for."""
@@ -296,22 +214,9 @@ class CentralStream:
         the first not applied here, and forget the rest."""
         gone = {tp.partition for tp in revoked if tp.topic == t.SUPPLY_REQUESTS.name}
         async with self.turns.everyone():  # not in the middle of applying one
-            self.intake_partitions -= gone
             self.catch_up.release(gone)
-            await self._commit_telemetry(gone)
-            if self.intake is not None:
-                self.intake.assign(self.intake_partitions)
+            await self.telemetry.forget(gone)  # writes their records first
             self.records.forget(gone)
-            self.positions.forget(gone)
-            self.waiting.drop(lambda waiting: waiting.origin.partition in gone)
-
-    async def _commit_telemetry(self, partitions: set[int]) -> None:
-        """Commit the telemetry of these partitions as far as it is applied, once the
-        records it changed are on the changelog (records.py)."""
-        positions = self.positions.committable(partitions)
-        await self.records.persist(partitions)
-        if self.intake is not None:
-            self.intake.commit(positions)
 
     async def handle(
         self, topic: str, key: bytes | None, raw: bytes | None, partition: int, offset: int
@@ -412,12 +317,10 @@ class CentralStream:
 
     async def _check_intake(self) -> None:
         """Commit what telemetry is applied; a dead intake thread is a crash."""
-        if self.intake is None:
-            return
-        if not self.intake.alive:
+        if not self.telemetry.reading:
             log.critical("the telemetry intake stopped; ending the worker")
             self._watchdog.end_process()
-        await self._commit_telemetry(set(self.intake_partitions))
+        await self.telemetry.commit()
 
     async def _check_recovery(self) -> None:
         """A table recovery whose remaining changes stay the same is read again from
@@ -472,18 +375,8 @@ class CentralStream:
             await self.app.consumer.seek(TP(position.topic, position.partition), position.offset)
 
     async def close(self, timeout: float = 10.0) -> None:
-        """At shutdown: write what records wait, commit the telemetry applied, stop reading.
-        If Kafka does not take the records within `timeout`, nothing more is committed:
-        the next worker applies those reports again."""
-        intake, self.intake = self.intake, None  # no longer watched
-        positions = self.positions.committable(self.intake_partitions)
-        try:
-            await asyncio.wait_for(self.records.persist(), timeout)
-        except TimeoutError:
-            log.warning("records not written at shutdown; their telemetry is read again")
-            positions = {}
-        if intake is not None:
-            intake.close(positions)
+        """At shutdown: the telemetry applied committed, its records written (telemetry.py)."""
+        await self.telemetry.close(timeout)
 
     async def _check_progress(self, owned: set[int]) -> None:
         idle_for = time.monotonic() - self._last_event
@@ -496,7 +389,7 @@ class CentralStream:
         """The partitions of CP events this worker processes now, None while that is changing."""
         if not self._settled():
             return None
-        return set(self.intake_partitions)  # as Faust's assignment signals left them
+        return set(self.telemetry.partitions)  # as Faust's assignment signals left them
 
     def _settled(self) -> bool:
         """Neither rebalancing nor recovering the table: three flags, cheap enough per report."""
