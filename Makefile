@@ -60,7 +60,7 @@ tools: preflight pki ## start the optional tools (Kafka CLI, MariaDB client, php
 	@$(COMPOSE) exec -T mariadb bash /docker-entrypoint-initdb.d/02-readonly.sh
 	@echo "phpMyAdmin (read-only): http://localhost:$${PMA_HOST_PORT:-8081}"
 
-$(PY): requirements-dev.txt
+$(PY): requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(PY)

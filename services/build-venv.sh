@@ -1,6 +1,7 @@
 #!/bin/sh
 # The build stage of every service image (services/*/Dockerfile), in one place:
-#   build-venv.sh requirements FILE…  /opt/venv with the service's pinned requirements
+#   build-venv.sh requirements FILE…  /opt/venv with the service's requirements, at the
+#                                     versions of /tmp/constraints.txt (the repository's)
 #   build-venv.sh finish LIB_DIR      + the shared package, then only what runs is kept
 # Two steps so that a change to lib/ does not reinstall every requirement.
 set -eu
@@ -11,7 +12,7 @@ case "$1" in
     shift
     python -m venv "$venv"
     for file in "$@"; do set -- "$@" -r "$file"; shift; done
-    "$venv/bin/pip" install "$@"
+    "$venv/bin/pip" install -c /tmp/constraints.txt "$@"
     ;;
   finish)
     "$venv/bin/pip" install --no-deps "$2"
