@@ -107,6 +107,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per simulated monitor
+    measured = summary.commit()  # before the images are built from the tree
     stack = Stack.existing() if existing else Stack.own(max(chosen.levels))
     columns = (
         SpinnerColumn(),
@@ -128,7 +129,7 @@ def main() -> None:
             stack.remove()
     for path in [
         *report.write(results, chosen.results),
-        *summary.write(results, chosen.results, chosen.levels),
+        *summary.write(results, chosen.results, chosen.levels, measured),
     ]:
         print(f"wrote {path}")
     print((chosen.results / "results.md").read_text())

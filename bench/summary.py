@@ -85,19 +85,25 @@ def summarise(results: dict[str, Any], commit: str) -> dict[str, Any]:
 
 
 def commit() -> str:
-    """The short hash of the checked-out commit ("unknown" outside a git checkout)."""
+    """The short hash of the checked-out commit, "-dirty" when tracked files differ from it
+    ("unknown" outside a git checkout). Read when the run starts: its images are built
+    from the tree as it is then, and a commit made during the run is not what was measured."""
     done = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     )
-    return done.stdout.strip() or "unknown"
+    if not done.stdout.strip():
+        return "unknown"
+    changed = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT, check=False).returncode != 0
+    return done.stdout.strip() + ("-dirty" if changed else "")
 
 
 def write(
-    results: dict[str, Any], folder: Path, levels: list[int], published: Path = PUBLISHED
+    results: dict[str, Any], folder: Path, levels: list[int], measured: str, published: Path = PUBLISHED
 ) -> list[Path]:
     """summary.json into `folder`, and into `published` too for a run of the default
-    levels only: a quick partial run never replaces the figures of a full one."""
-    text = json.dumps(summarise(results, commit()), indent=2) + "\n"
+    levels only: a quick partial run never replaces the figures of a full one.
+    `measured`: the commit the run started on (commit())."""
+    text = json.dumps(summarise(results, measured), indent=2) + "\n"
     paths = [folder / "summary.json"]
     if tuple(sorted(levels)) == DEFAULT_LEVELS:
         paths.append(published)

@@ -92,12 +92,15 @@ def test_a_p99_beyond_the_wait_or_without_samples_is_null_never_infinity() -> No
 
 def test_only_a_run_of_the_default_levels_publishes(tmp_path: Path) -> None:
     published = tmp_path / "docs" / "summary.json"
-    quick = summary.write(run_of(probed_level(100)), tmp_path / "quick", [100], published)
+    quick = summary.write(run_of(probed_level(100)), tmp_path / "quick", [100], "abc1234", published)
     assert quick == [tmp_path / "quick" / "summary.json"]
     assert not published.exists()
-    full = summary.write(run_of(probed_level(100)), tmp_path / "full", [10000, 100, 1000, 5000], published)
+    full = summary.write(
+        run_of(probed_level(100)), tmp_path / "full", [10000, 100, 1000, 5000], "abc1234", published
+    )
     assert full == [tmp_path / "full" / "summary.json", published]
     assert json.loads(published.read_text())["100"]["measured"] is True
+    assert json.loads(published.read_text())["commit"] == "abc1234", "the commit the run started on"
 
 
 def test_the_report_flags_a_late_level_and_gives_the_cpu_per_report() -> None:
