@@ -36,6 +36,7 @@ def every_member_in_order(enum: type[E], order: tuple[E, ...]) -> tuple[E, ...]:
 
 
 def _check(enum: type[E], keys: Iterable[E]) -> None:
-    missing = [member.name for member in enum if member not in set(keys)]
+    present = set(keys)
+    missing = [member.name for member in enum if member not in present]
     if missing:
         raise NotExhaustive(f"no entry for {enum.__name__} {', '.join(missing)}")

@@ -301,7 +301,7 @@ class CentralStream:
         await self._check_recovery()
         if owned is None:
             return  # rebalancing or recovering the table: not now
-        await self._read_again(self.catch_up.stuck(time.monotonic(), READ_AGAIN_AFTER))
+        await self._read_again(self.catch_up.stuck(time.monotonic(), READ_AGAIN_AFTER), "the agents")
         fresh = owned - self._reconciled
         # hashing every registered CP is only needed when partitions were newly assigned
         due = {cp for cp in self.registry.cps if self._partition_of(cp) in fresh} if fresh else set()
@@ -342,37 +342,30 @@ class CentralStream:
             )
             self._watchdog.end_process()
         elif verdict == "read again":
-            await self._read_changelog_again({**recovery.active_stats(), **recovery.standby_stats()})
+            stats = {**recovery.active_stats(), **recovery.standby_stats()}  # Faust's RecoveryStats
+            last = [Position(tp.topic, tp.partition, max(offset, 0)) for tp, (_, offset, _) in stats.items()]
+            await self._read_again(last, "the table's recovery")
 
-    async def _read_changelog_again(self, stats: dict[TP, Any]) -> None:
-        """Seek each changelog partition still to recover back to the last record recovered
-        (`stats`: Faust's RecoveryStats by partition, the records it is still waiting for)."""
-        for tp, (highwater, offset, _remaining) in stats.items():
-            position = await self.app.consumer.position(tp)
-            log.warning(
-                "%s[%d]: table recovery stands at offset %d of %d while its consumer is at %s;"
-                " reading it again",
-                tp.topic,
-                tp.partition,
-                offset,
-                highwater,
-                position,
-            )
-            try:
-                await self.app.consumer.seek(tp, max(offset, 0))
-            except Exception:  # revoked meanwhile: the next recovery starts afresh
-                log.warning("could not seek %s[%d]", tp.topic, tp.partition, exc_info=True)
-
-    async def _read_again(self, positions: list[Position]) -> None:
-        """CP events Faust fetched and never delivered (catchup.py): seek back to them."""
+    async def _read_again(self, positions: list[Position], handed_to: str) -> None:
+        """Seek each partition back to its position, so that its records come again: Faust's
+        consumer took them and never handed them over (to the agents: catchup.py; to the
+        table's recovery: _check_recovery). A partition revoked meanwhile is its next
+        owner's to read."""
         for position in positions:
-            log.warning(
-                "%s[%d]: events from offset %d not delivered by Faust; reading them again",
-                position.topic,
-                position.partition,
-                position.offset,
-            )
-            await self.app.consumer.seek(TP(position.topic, position.partition), position.offset)
+            tp = TP(position.topic, position.partition)
+            try:
+                log.warning(
+                    "%s[%d]: records from offset %d not handed over to %s (its consumer is at %s);"
+                    " reading them again",
+                    tp.topic,
+                    tp.partition,
+                    position.offset,
+                    handed_to,
+                    await self.app.consumer.position(tp),
+                )
+                await self.app.consumer.seek(tp, position.offset)
+            except Exception:
+                log.warning("could not read %s[%d] again", tp.topic, tp.partition, exc_info=True)
 
     async def close(self, timeout: float = 10.0) -> None:
         """At shutdown: the telemetry applied committed, its records written (telemetry.py)."""
