@@ -1,6 +1,8 @@
-"""MariaDB access shared by the services: connections that come back after a
-database restart, and the parametrised queries every service may need.
+"""Connections to MariaDB, shared by the services and the tests: opening one, the
+refusal of our credentials said once, and the dictionary cursor.
 
+The services do not hold connections themselves: evcharging.db_threads runs their
+work on connections of its own, under the retry policy of evcharging.db_retry.
 Only parametrised SQL here and in the services: values never enter a query's text.
 """
 
@@ -18,13 +20,14 @@ from mysql.connector.pooling import PooledMySQLConnection
 
 from evcharging import health
 from evcharging.config import DatabaseSettings
+from evcharging.db_retry import ACCESS_DENIED, Transient, until_it_works, worth_retrying
 
 log = logging.getLogger(__name__)
 
 Connection = MySQLConnectionAbstract | PooledMySQLConnection
-
-ACCESS_DENIED = frozenset({1044, 1045, 1698})
-"""MariaDB's 'access denied' errors: to the database, for the user/password, by the auth plugin."""
+Cursor = Any
+"""A dictionary cursor (see `cursor`): mysql-connector's own types describe rows as
+tuples or dictionaries of a union, which every query would have to narrow again."""
 
 
 class DatabaseRefused(mysql.connector.ProgrammingError):
@@ -61,39 +64,50 @@ class _Refusals:
 _refusals = _Refusals()
 
 
-def connect(settings: DatabaseSettings, attempts: int = 30, delay: float = 1.0) -> Connection:
-    """Open a connection, retrying while the database is starting or restarting.
+def open_connection(settings: DatabaseSettings) -> Connection:
+    """Open one connection, once. Raises DatabaseRefused when the credentials are
+    refused (said once, in the log and the health), and mysql-connector's error for
+    anything else; evcharging.db_retry decides what is worth another try."""
+    try:
+        connection = mysql.connector.connect(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password,
+            database=settings.database,
+            autocommit=True,
+            connection_timeout=5,
+            # The C extension or nothing: ImportError rather than a silent fall back to
+            # the pure-Python protocol (docs/operations.md, "MySQL C extension").
+            use_pure=False,
+        )
+    except mysql.connector.Error as error:
+        if error.errno in ACCESS_DENIED:
+            text = refusal_text(settings, error)
+            _refusals.refused(text)
+            raise DatabaseRefused(msg=text, errno=error.errno) from None
+        raise
+    _refusals.accepted()
+    return connection
+
+
+def connect(settings: DatabaseSettings, give_up_after: float | None = 30.0) -> Connection:
+    """Open a connection, retrying while the database is starting or restarting
+    (evcharging.db_retry's policy); DatabaseUnavailable after `give_up_after` seconds.
 
     Raises DatabaseRefused at once when the credentials are refused: that is not
     a restart to wait out.
     """
-    for attempt in range(1, attempts + 1):
+
+    def attempt() -> Connection:
         try:
-            connection = mysql.connector.connect(
-                host=settings.host,
-                port=settings.port,
-                user=settings.user,
-                password=settings.password,
-                database=settings.database,
-                autocommit=True,
-                connection_timeout=5,
-                # The C extension or nothing: ImportError rather than a silent fall back to
-                # the pure-Python protocol (docs/operations.md, "MySQL C extension").
-                use_pure=False,
-            )
+            return open_connection(settings)
         except mysql.connector.Error as error:
-            if error.errno in ACCESS_DENIED:
-                text = refusal_text(settings, error)
-                _refusals.refused(text)
-                raise DatabaseRefused(msg=text, errno=error.errno) from None
-            if attempt == attempts:
-                raise
-            log.warning("database not reachable (%s); retry %d/%d", error.msg, attempt, attempts)
-            time.sleep(delay)
-        else:
-            _refusals.accepted()
-            return connection
-    raise AssertionError("unreachable")
+            if worth_retrying(error, still_connected=lambda: False):  # there is no connection yet
+                raise Transient(error) from error
+            raise
+
+    return until_it_works(attempt, give_up_after)
 
 
 def await_access(settings: DatabaseSettings, every: float = 5.0) -> None:
@@ -101,12 +115,12 @@ def await_access(settings: DatabaseSettings, every: float = 5.0) -> None:
 
     A service that starts with credentials the database refuses would otherwise
     crash, restart and print a traceback each time. It waits instead, with the
-    reason said once in its log and in its health (see `connect`). Any other
+    reason said once in its log and in its health (see `open_connection`). Any other
     error (the database is still starting) is left to the service's own retries.
     """
     while True:
         try:
-            connect(settings, attempts=1).close()
+            open_connection(settings).close()
         except DatabaseRefused:
             time.sleep(every)
         except mysql.connector.Error:
@@ -116,7 +130,7 @@ def await_access(settings: DatabaseSettings, every: float = 5.0) -> None:
 
 
 @contextmanager
-def cursor(connection: Connection) -> Iterator[Any]:
+def cursor(connection: Connection) -> Iterator[Cursor]:
     """A dictionary cursor, closed afterwards."""
     cur = connection.cursor(dictionary=True)
     try:

@@ -134,7 +134,7 @@ class Run:
 @contextmanager
 def db(infra: Infra) -> Iterator[Any]:
     """A cursor on the test database, its connection closed afterwards."""
-    connection = connect(infra.database, attempts=5)
+    connection = connect(infra.database, give_up_after=5.0)
     try:
         with cursor(connection) as cur:
             yield cur

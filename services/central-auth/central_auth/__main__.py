@@ -22,9 +22,10 @@ from central_auth.publisher import PRODUCER_OVERRIDES, EventPublisher
 from central_auth.server import AuthServer
 from central_auth.service import AuthService
 from central_auth.settings import AuthSettings
-from central_auth.store import AsyncCpStore, CpStore
+from central_auth.store import GIVE_UP_AFTER, THREADS, CpStore
 from central_auth.tls import TlsSetupError, server_context
 from evcharging import db
+from evcharging.db_threads import DatabaseThreads
 from evcharging.kafka import ContractProducer
 from evcharging.logs import setup
 
@@ -34,7 +35,7 @@ log = logging.getLogger("central-auth")
 async def serve(settings: AuthSettings) -> None:
     """Run central-auth until SIGTERM or SIGINT."""
     tls = _tls_context(settings)
-    store = AsyncCpStore(CpStore(settings.database))
+    store = CpStore(DatabaseThreads(settings.database, threads=THREADS, give_up_after=GIVE_UP_AFTER))
     publisher = EventPublisher(
         ContractProducer(settings.kafka.bootstrap, "central-auth", **PRODUCER_OVERRIDES)
     )

@@ -25,10 +25,12 @@ from central_auth.liveness import CpSession
 from central_auth.publisher import EventPublisher
 from central_auth.registry import LiveRegistry
 from central_auth.settings import AuthSettings
-from central_auth.store import AsyncCpStore, Registration, StoreUnavailable
+from central_auth.store import CpStore, Registration
 from central_auth.terms import Terms, terms_for
 from central_auth.unconfirmed import UnconfirmedCredentials
 from evcharging import topics
+from evcharging.db import DatabaseRefused
+from evcharging.db_retry import DatabaseUnavailable
 from evcharging.messages import CpDisconnected, EngineHealth, utc_now
 from evcharging.wire import (
     Authenticate,
@@ -66,7 +68,7 @@ class AuthService:
     def __init__(
         self,
         settings: AuthSettings,
-        store: AsyncCpStore,
+        store: CpStore,
         publisher: EventPublisher,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -179,7 +181,7 @@ class Conversation:
                     return Error(
                         reason=Reason.UNEXPECTED_REQUEST, detail=f"{type(request).__name__} is not a request"
                     )
-        except StoreUnavailable as error:
+        except (DatabaseUnavailable, DatabaseRefused) as error:
             log.warning("%s: %s", self.connection_id, error)
             return Error(reason=Reason.UNAVAILABLE, detail="the database is unavailable; try again shortly")
 

@@ -19,7 +19,7 @@ from central_web import auth
 from central_web.api import api, live
 from central_web.board import Board
 from central_web.controls import Controls
-from central_web.feed import Feed
+from central_web.feed import Feed, database_threads
 from central_web.live import LiveBoard
 from central_web.operator import CommandPublisher
 from central_web.pages import pages, render_index
@@ -41,9 +41,8 @@ def create_app(settings: WebSettings | None = None, board: LiveBoard | None = No
     witness = Witness(timedelta(seconds=settings.central_auth_timeout))
     live_board = board or LiveBoard(Board(witness=witness))
     app.extensions["live"] = live_board
-    app.extensions["controls"] = Controls(
-        live_board, CommandPublisher(settings.kafka_bootstrap), settings.database
-    )
+    database = database_threads(settings.database) if settings.database is not None else None
+    app.extensions["controls"] = Controls(live_board, CommandPublisher(settings.kafka_bootstrap), database)
     app.extensions["stream_slots"] = threading.BoundedSemaphore(MAX_STREAMS_PER_WORKER)
     app.register_blueprint(api)
     app.register_blueprint(pages)
@@ -85,7 +84,7 @@ def create_app(settings: WebSettings | None = None, board: LiveBoard | None = No
         )
 
     if settings.start_feed:
-        Feed(live_board, settings.kafka_bootstrap, settings.database, db_every=settings.db_refresh).start()
+        Feed(live_board, settings.kafka_bootstrap, database, db_every=settings.db_refresh).start()
         Ticker(live_board).start()
     return app
 

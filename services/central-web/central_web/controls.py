@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from central_web.feed import load_cp
 from central_web.live import LiveBoard
 from central_web.operator import CommandPublisher, commands_for
-from evcharging.config import DatabaseSettings
+from evcharging.db_threads import DatabaseThreads
 from evcharging.messages import OperatorAction, OperatorCommand
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class ActionError(Exception):
 class Controls:
     live: LiveBoard
     publisher: CommandPublisher
-    database: DatabaseSettings | None
+    database: DatabaseThreads | None
 
     def act(self, action: str, cp_id: str | None, operator: str) -> list[OperatorCommand]:
         """Send `action` to one CP, or to every known CP when `cp_id` is None."""

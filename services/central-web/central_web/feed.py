@@ -14,6 +14,16 @@ partitions it needs (no rebalancing between workers, no shared offsets):
 CPs registered in MariaDB but never seen on the topic are read from
 `charging_points` every `db_every` seconds. The loop survives a broker or
 database restart: it reconnects and carries on.
+
+Flask is synchronous, yet central-web reads MariaDB through the same layer as the
+asyncio services (evcharging.db_threads), with its blocking `call`: this feed and
+the request threads (controls.py, a CP not on the board yet) hand their query to
+the worker's database threads and wait. Rather than a connection per request or a
+retry loop of its own, central-web thus gets the one transient-error policy
+(evcharging.db_retry), kept connections that come back after a restart, and the
+refusal said once; the price, a hand-over between two threads, is negligible next
+to the query, on a path taken every `db_every` seconds or on an operator's click.
+`GIVE_UP_AFTER` keeps a click's wait short: the operator gets a 503 and tries again.
 """
 
 from __future__ import annotations
@@ -29,9 +39,10 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 
 from central_web.board import Board
 from central_web.live import LiveBoard
-from evcharging import db
 from evcharging.codec import ContractError, decode
 from evcharging.config import DatabaseSettings
+from evcharging.db import Cursor, DatabaseRefused
+from evcharging.db_threads import DatabaseThreads
 from evcharging.kafka import ask, consumer_config
 from evcharging.messages import Message, new_id
 from evcharging.topics import (
@@ -56,26 +67,37 @@ RECENT_TOPICS: tuple[Topic, ...] = (SUPPLY_REQUESTS, DRIVER_RESPONSES, TICKETS, 
 CP_QUERY = "SELECT id, ubicacion, precio_kwh, estado FROM charging_points"
 
 
-def load_cps(settings: DatabaseSettings) -> list[dict[str, Any]]:
-    """Every registered CP (one short query; a fresh connection each time keeps it simple
-    across database restarts)."""
-    connection = db.connect(settings, attempts=1)
-    try:
-        with db.cursor(connection) as cur:
-            cur.execute(CP_QUERY)
-            return list(cur.fetchall())
-    finally:
-        connection.close()
+DATABASE_THREADS = 2
+"""The feed's refresh and an operator's lookup need not wait for each other."""
+
+GIVE_UP_AFTER = 1.0
+"""Seconds a query waits for a restarting database before it fails (then: a 503, or
+the next refresh)."""
 
 
-def load_cp(settings: DatabaseSettings, cp_id: str) -> list[dict[str, Any]]:
-    connection = db.connect(settings, attempts=1)
-    try:
-        with db.cursor(connection) as cur:
-            cur.execute(CP_QUERY + " WHERE id = %s", (cp_id,))
-            return list(cur.fetchall())
-    finally:
-        connection.close()
+def database_threads(settings: DatabaseSettings) -> DatabaseThreads:
+    """The worker's database threads (one set per gunicorn worker, made after the fork)."""
+    return DatabaseThreads(settings, threads=DATABASE_THREADS, give_up_after=GIVE_UP_AFTER)
+
+
+def load_cps(database: DatabaseThreads) -> list[dict[str, Any]]:
+    """Every registered CP."""
+
+    def load(cur: Cursor) -> list[dict[str, Any]]:
+        cur.execute(CP_QUERY)
+        return list(cur.fetchall())
+
+    return database.call(load)
+
+
+def load_cp(database: DatabaseThreads, cp_id: str) -> list[dict[str, Any]]:
+    """The CP's row, if it is registered."""
+
+    def load(cur: Cursor) -> list[dict[str, Any]]:
+        cur.execute(CP_QUERY + " WHERE id = %s", (cp_id,))
+        return list(cur.fetchall())
+
+    return database.call(load)
 
 
 class Feed(threading.Thread):
@@ -83,7 +105,7 @@ class Feed(threading.Thread):
         self,
         live: LiveBoard,
         bootstrap: str,
-        database: DatabaseSettings | None,
+        database: DatabaseThreads | None,
         window: timedelta = timedelta(minutes=15),
         db_every: float = 10.0,
     ) -> None:
@@ -191,8 +213,8 @@ class Feed(threading.Thread):
             return
         try:
             rows = load_cps(self.database)
-        except db.DatabaseRefused:
-            return  # said once, in the log and the health, by db.connect
+        except DatabaseRefused:
+            return  # said once, in the log and the health, by evcharging.db
         except Exception as error:
             log.warning("could not read charging_points: %s", error)
             return
