@@ -4,6 +4,7 @@ writes go on: the real MariaDB, in a scratch database with the old table."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from central_stream.rules import SupplyRow
-from central_stream.store import Database
+from central_stream.store import Store
 from evcharging import db
 from evcharging.config import DatabaseSettings
 from tests.support.stack import Infra, stack_settings
@@ -80,11 +81,11 @@ def test_an_old_supplies_table_gets_the_time_columns_and_takes_new_rows(
         time_factor=Decimal(60),
         duration_s=Decimal("1200.000"),
     )
-    database = Database(old_database)
+    store = Store(old_database)
     try:
-        database.save_supply(row)
+        asyncio.run(store.save_supply(row))
     finally:
-        database.close()
+        store.close()
     connection = db.connect(old_database)
     try:
         with db.cursor(connection) as cur:

@@ -23,7 +23,7 @@ from central_stream.app import create_app
 from central_stream.registry import CachedRegistry
 from central_stream.settings import StreamSettings
 from central_stream.sink import KafkaSink
-from central_stream.store import Database, Store
+from central_stream.store import Store
 from evcharging import db
 from evcharging.config import DatabaseSettings
 
@@ -46,9 +46,9 @@ class Worker(faust.Worker):
 
 def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.App, CentralStream]:
     app = create_app(settings)
-    store = Store(Database(database, cp_prefix=settings.cp_prefix))
+    store = Store(database, cp_prefix=settings.cp_prefix)
     # The registry on a connection of its own: a full reload must not hold up a session's rows.
-    registry_source = Store(Database(database, cp_prefix=settings.cp_prefix))
+    registry_source = Store(database, cp_prefix=settings.cp_prefix)
     registry = CachedRegistry(registry_source, miss_ttl=settings.registry_miss_ttl)
     sink = KafkaSink(settings.kafka_bootstrap, client_id=f"{settings.app_id}-sink")
 

@@ -2,41 +2,35 @@
 and the registry load. Every write is an idempotent upsert keyed by its id, so
 re-processing an event after a crash writes the same row again, never a second.
 
-mysql-connector blocks, so a Store runs its work on one thread of its own (in
-order, on one connection) while the event loop goes on. central-stream has two:
-one for the rows the agents write, one for the registry, so that reloading the
-whole registry never holds up a session's row. A lost connection is
-re-opened and the statement retried until it succeeds: while MariaDB restarts,
-central-stream waits and loses nothing. A statement MariaDB rejects (a broken
-constraint) is not retried: it raises StoreRejected for the caller to report.
+A Store runs its work through evcharging.db_threads on one thread of its own, so
+in order, on one connection, while the event loop goes on. central-stream has
+two: one for the rows the agents write, one for the registry, so that reloading
+the whole registry never holds up a session's row. A lost connection is opened
+again and the statement retried until it succeeds (evcharging.db_retry's policy,
+without a time limit): while MariaDB restarts, central-stream waits and loses
+nothing. A statement MariaDB rejects (a broken constraint) is not retried: it
+raises StoreRejected for the caller to report.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import mysql.connector
-from mysql.connector import errors
 
 from central_stream.registry import Snapshot
 from central_stream.rules import CpInfo, SupplyRow
 from evcharging.config import DatabaseSettings
-from evcharging.db import Connection, connect, cursor
+from evcharging.db import Cursor
+from evcharging.db_threads import DatabaseThreads
 from evcharging.messages import CpState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-TRANSIENT = (errors.OperationalError, errors.InterfaceError, errors.PoolError)
-"""Errors of the connection, not of the statement: reconnect and retry."""
 
 UPSERT_SUPPLY = """
 INSERT INTO suministros
@@ -91,48 +85,28 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
     return moment
 
 
-class Database:
-    """Blocking access on one connection; use it from one thread only (Store does)."""
+def upgrade_schema(cur: Cursor) -> None:
+    """Add the supply columns an old data volume lacks (run on every new connection)."""
+    cur.execute(COUNT_NEW_SUPPLY_COLUMNS, NEW_SUPPLY_COLUMNS)
+    if cur.fetchone()["n"] < len(NEW_SUPPLY_COLUMNS):
+        log.warning("suministros predates %s: adding them", " and ".join(NEW_SUPPLY_COLUMNS))
+        cur.execute(ADD_NEW_SUPPLY_COLUMNS)
 
-    def __init__(self, settings: DatabaseSettings, cp_prefix: str = "", retry_delay: float = 1.0) -> None:
-        self._settings = settings
+
+class Store:
+    """central-stream's rows, awaited from the event loop: one database thread, calls in order."""
+
+    def __init__(self, settings: DatabaseSettings, cp_prefix: str = "") -> None:
+        self._database = DatabaseThreads(settings, prepare=upgrade_schema, name="store")
         self._cp_prefix = cp_prefix
-        self._retry_delay = retry_delay
-        self._connection: Connection | None = None
-        self._schema_checked = False
 
-    def _run(self, work: Callable[[Any], T]) -> T:
-        attempt = 0
-        while True:
-            try:
-                if self._connection is None:
-                    self._connection = connect(self._settings)
-                with cursor(self._connection) as cur:
-                    if not self._schema_checked:
-                        self._upgrade_schema(cur)
-                    return work(cur)
-            except TRANSIENT as error:
-                attempt += 1
-                log.warning("database unavailable (%s); retry %d", error, attempt)
-                self.close()
-                time.sleep(min(self._retry_delay * attempt, 5.0))
-            except mysql.connector.Error as error:
-                raise StoreRejected(str(error)) from error
+    async def _run(self, work: Callable[[Cursor], T]) -> T:
+        try:
+            return await self._database.run(work)
+        except mysql.connector.Error as error:  # not worth retrying (evcharging.db_retry)
+            raise StoreRejected(str(error)) from error
 
-    def _upgrade_schema(self, cur: Any) -> None:
-        cur.execute(COUNT_NEW_SUPPLY_COLUMNS, NEW_SUPPLY_COLUMNS)
-        if cur.fetchone()["n"] < len(NEW_SUPPLY_COLUMNS):
-            log.warning("suministros predates %s: adding them", " and ".join(NEW_SUPPLY_COLUMNS))
-            cur.execute(ADD_NEW_SUPPLY_COLUMNS)
-        self._schema_checked = True
-
-    def close(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(mysql.connector.Error):
-                self._connection.close()
-            self._connection = None
-
-    def save_supply(self, row: SupplyRow) -> None:
+    async def save_supply(self, row: SupplyRow) -> None:
         params = (
             row.session_id,
             row.driver_id,
@@ -146,24 +120,27 @@ class Database:
             row.duration_s,
             row.status,
         )
-        self._run(lambda cur: cur.execute(UPSERT_SUPPLY, params))
+        await self._run(lambda cur: cur.execute(UPSERT_SUPPLY, params))
 
-    def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None:
-        params = [(state.value, _naive_utc(since), state.value, cp_id) for cp_id, state, since in states]
-        self._run(lambda cur: cur.executemany(UPDATE_CP_STATE, params))
+    async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None:
+        if states:
+            params = [(state.value, _naive_utc(since), state.value, cp_id) for cp_id, state, since in states]
+            await self._run(lambda cur: cur.executemany(UPDATE_CP_STATE, params))
 
-    def authorised_at(self, session_id: str) -> datetime | None:
-        def find(cur: Any) -> datetime | None:
+    async def authorised_at(self, session_id: str) -> datetime | None:
+        """When the session was authorised, if it was (its row is written first)."""
+
+        def find(cur: Cursor) -> datetime | None:
             cur.execute("SELECT fecha_inicio FROM suministros WHERE id = %s", (session_id,))
             row = cur.fetchone()
             return row["fecha_inicio"].replace(tzinfo=UTC) if row else None
 
-        return self._run(find)
+        return await self._run(find)
 
-    def load_registry(self) -> Snapshot:
+    async def load_registry(self) -> Snapshot:
         like = self._cp_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-        def load(cur: Any) -> Snapshot:
+        def load(cur: Cursor) -> Snapshot:
             cur.execute("SELECT id, ubicacion, precio_kwh FROM charging_points WHERE id LIKE %s", (like,))
             cps = {
                 row["id"]: CpInfo(row["id"], row["ubicacion"], Decimal(row["precio_kwh"]))
@@ -173,10 +150,12 @@ class Database:
             drivers = frozenset(row["id"] for row in cur.fetchall())
             return Snapshot(cps, drivers)
 
-        return self._run(load)
+        return await self._run(load)
 
-    def find_registered(self, cp_ids: list[str], driver_ids: list[str]) -> Snapshot:
-        def find(cur: Any) -> Snapshot:
+    async def find_registered(self, cp_ids: Collection[str], driver_ids: Collection[str]) -> Snapshot:
+        cp_prefix = self._cp_prefix
+
+        def find(cur: Cursor) -> Snapshot:
             cps: dict[str, CpInfo] = {}
             drivers: set[str] = set()
             for cp_id in cp_ids:
@@ -191,37 +170,7 @@ class Database:
                 drivers.update(row["id"] for row in cur.fetchall())
             return Snapshot(cps, frozenset(drivers))
 
-        cp_prefix = self._cp_prefix
-        return self._run(find)
-
-
-class Store:
-    """The Database, awaited from the event loop: one worker thread, calls in order."""
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def save_supply(self, row: SupplyRow) -> None:
-        await self._call(self._database.save_supply, row)
-
-    async def save_cp_states(self, states: list[tuple[str, CpState, datetime]]) -> None:
-        if states:
-            await self._call(self._database.save_cp_states, states)
-
-    async def authorised_at(self, session_id: str) -> datetime | None:
-        """When the session was authorised, if it was (its row is written first)."""
-        return await self._call(self._database.authorised_at, session_id)
-
-    async def load_registry(self) -> Snapshot:
-        return await self._call(self._database.load_registry)
-
-    async def find_registered(self, cp_ids: Collection[str], driver_ids: Collection[str]) -> Snapshot:
-        return await self._call(self._database.find_registered, list(cp_ids), list(driver_ids))
+        return await self._run(find)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
         self._database.close()
