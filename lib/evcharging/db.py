@@ -94,6 +94,7 @@ def open_connection(settings: DatabaseSettings) -> Connection:
 def connect(settings: DatabaseSettings, give_up_after: float | None = 30.0) -> Connection:
     """Open a connection, retrying while the database is starting or restarting
     (evcharging.db_retry's policy); DatabaseUnavailable after `give_up_after` seconds.
+    For tests and tools: the services' connections belong to evcharging.db_threads.
 
     Raises DatabaseRefused at once when the credentials are refused: that is not
     a restart to wait out.
