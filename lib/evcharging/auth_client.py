@@ -56,12 +56,15 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from evcharging.central_tls import CentralTls, TlsSetupError, explain_no_answer, explain_tls_failure
-from evcharging.framing import FrameDecoder, FramingError
+from evcharging.framed import FramedConnection, PeerClosed
+from evcharging.framing import FramingError
 from evcharging.messages import EngineHealth
+from evcharging.retry import backoff_wait
 from evcharging.wire import (
+    CODEC,
     TRANSIENT,
     Authenticate,
     Authenticated,
@@ -75,8 +78,6 @@ from evcharging.wire import (
     Register,
     Registered,
     WireError,
-    from_frame,
-    to_frame,
 )
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,10 @@ def step_after_refusal(explicit_id: bool, step: Step, refusal: Error) -> Step:
 # --- the client ----------------------------------------------------------------------------
 
 
+_Link = FramedConnection[Record]
+"""One connection to central-auth, used one request at a time."""
+
+
 class LinkLost(Exception):
     """The connection broke, or the server stopped answering in time."""
 
@@ -348,9 +353,7 @@ class AuthClient:
     async def _connect_with_backoff(self, health: HealthProbe) -> tuple[_Link, _Session]:
         self._set_state(LinkState.CONNECTING)
         retrying = AsyncRetrying(
-            wait=wait_exponential_jitter(
-                multiplier=self._backoff.initial, max=self._backoff.maximum, jitter=self._backoff.jitter
-            ),
+            wait=backoff_wait(self._backoff.initial, self._backoff.maximum, self._backoff.jitter),
             retry=retry_if_exception_type((OSError, TimeoutError, LinkLost, RetryLater)),
             before_sleep=self._backing_off,
         )
@@ -394,7 +397,7 @@ class AuthClient:
             return await self._identify(link, health)
         except (LinkLost, OSError) as error:
             link.close()
-            if self._tls is None and not link.answered and not isinstance(error, LinkTimeout):
+            if self._tls is None and not link.arrived and not isinstance(error, LinkTimeout):
                 raise _ClosedEarly(explain_no_answer(self._host, self._port)) from error
             raise
         except BaseException:
@@ -430,7 +433,7 @@ class AuthClient:
             except BaseException:
                 writer.transport.abort()
                 raise
-        return _Link(reader, writer)
+        return FramedConnection(reader, writer, CODEC)
 
     def _report(self, problem: str | None) -> None:
         """Tell `on_problem` when the sentence changes (None: solved)."""
@@ -446,7 +449,7 @@ class AuthClient:
         """Run the identification plan on a fresh connection until a session opens."""
         step = first_step(self._explicit_id, self._known_credential() is not None)
         while True:
-            reply = await link.request(self._request_for(step, health), self._request_timeout)
+            reply = await _ask(link, self._request_for(step, health), self._request_timeout)
             match reply:
                 case Registered(cp_id=cp_id, credential=credential):
                     self._credentials.save(cp_id, credential)
@@ -493,7 +496,7 @@ class AuthClient:
         """Send a heartbeat every interval (or when nudged) until the link breaks."""
         while True:
             self._nudged.clear()
-            reply = await link.request(Heartbeat(engine_health=_probe(health)), session.heartbeat_timeout)
+            reply = await _ask(link, Heartbeat(engine_health=_probe(health)), session.heartbeat_timeout)
             if not isinstance(reply, HeartbeatAck):
                 raise LinkLost(f"heartbeat answered with {reply!r}")
             session = self._adopt_terms(session, reply)
@@ -519,41 +522,16 @@ class AuthClient:
             self._on_state(state, self._cp_id)
 
 
-class _Link:
-    """One connection, used one request at a time."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._decoder = FrameDecoder()
-        self._received: list[Record] = []
-        self.answered = False
-        """Whether a whole frame has come back on this connection."""
-
-    async def request(self, record: Record, timeout: float) -> Record:
-        """Send `record` and return the answer; LinkLost if none comes within `timeout` s."""
-        try:
-            async with asyncio.timeout(timeout):
-                self._writer.write(to_frame(record))
-                await self._writer.drain()
-                return await self._next_record()
-        except TimeoutError:
-            raise LinkTimeout(f"no answer to {type(record).__name__} within {timeout:g} s") from None
-
-    async def _next_record(self) -> Record:
-        while not self._received:
-            chunk = await self._reader.read(4096)
-            if not chunk:
-                raise LinkLost("central-auth closed the connection")
-            try:
-                self._received.extend(from_frame(frame) for frame in self._decoder.feed(chunk))
-            except (FramingError, WireError) as error:
-                raise LinkLost(f"unreadable answer: {error}") from None
-        self.answered = True
-        return self._received.pop(0)
-
-    def close(self) -> None:
-        self._writer.close()
+async def _ask(link: _Link, record: Record, timeout: float) -> Record:
+    """Send `record` and return the answer; LinkLost if none comes within `timeout` s."""
+    try:
+        return await link.request(record, timeout)
+    except TimeoutError:
+        raise LinkTimeout(f"no answer to {type(record).__name__} within {timeout:g} s") from None
+    except PeerClosed:
+        raise LinkLost("central-auth closed the connection") from None
+    except (FramingError, WireError) as error:
+        raise LinkLost(f"unreadable answer: {error}") from None
 
 
 def _probe(health: HealthProbe) -> EngineHealth:

@@ -24,10 +24,10 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from evcharging.framing import Frame, encode_frame
 from evcharging.messages import EngineHealth, Identifier, PricePerKwh
+from evcharging.record_codec import FramedRecord, RecordCodec, RecordFault
 
 
 class LinkFrame(IntEnum):
@@ -39,8 +39,7 @@ class LinkFrame(IntEnum):
     HEALTH = 0x45
 
 
-class LinkRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class LinkRecord(FramedRecord):
     frame_type: ClassVar[LinkFrame]
 
 
@@ -87,25 +86,18 @@ class Health(LinkRecord):
     health: EngineHealth
 
 
-RECORDS: dict[int, type[LinkRecord]] = {
-    record.frame_type: record for record in (Attach, Attached, Busy, AssignIdentity, Check, Health)
-}
-
-
 class LinkError(ValueError):
     """A frame that is not a valid record of this link."""
 
 
-def to_frame(record: LinkRecord) -> bytes:
-    return encode_frame(record.frame_type, record.model_dump_json().encode())
+def _link_error(_fault: RecordFault, detail: str) -> LinkError:
+    return LinkError(detail)
 
 
-def from_frame(frame: Frame) -> LinkRecord:
-    record_type = RECORDS.get(frame.type)
-    if record_type is None:
-        raise LinkError(f"no engine-link record has frame type 0x{frame.type:02x}")
-    try:
-        return record_type.model_validate_json(frame.payload)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        raise LinkError(f"{record_type.__name__}: {first['loc']}: {first['msg']}") from None
+CODEC: RecordCodec[LinkRecord] = RecordCodec(
+    (Attach, Attached, Busy, AssignIdentity, Check, Health), error=_link_error
+)
+"""Every record of the link, by frame type; LinkError for a frame that is none of them."""
+
+to_frame = CODEC.encode
+from_frame = CODEC.decode

@@ -13,10 +13,11 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from evcharging.framing import Frame, FramingFault, encode_frame
+from evcharging.framing import FramingFault
 from evcharging.messages import EngineHealth, Identifier, PricePerKwh
+from evcharging.record_codec import FramedRecord, RecordCodec, RecordFault
 
 Secret = Annotated[str, Field(min_length=16, max_length=256, repr=False)]
 """An enrolment key or a CP credential: never printed by repr()."""
@@ -54,8 +55,8 @@ class Reason(StrEnum):
     HEARTBEAT_TIMEOUT = "heartbeat_timeout"
     SERVER_BUSY = "server_busy"
     # one request (the connection stays open)
-    UNKNOWN_TYPE = "unknown_type"
-    BAD_PAYLOAD = "bad_payload"
+    UNKNOWN_TYPE = RecordFault.UNKNOWN_TYPE.value
+    BAD_PAYLOAD = RecordFault.BAD_PAYLOAD.value
     UNEXPECTED_REQUEST = "unexpected_request"
     BAD_ENROLMENT_KEY = "bad_enrolment_key"
     RESERVED_ID = "reserved_id"
@@ -78,10 +79,9 @@ TRANSIENT: frozenset[Reason] = frozenset(
 )
 
 
-class Record(BaseModel):
+class Record(FramedRecord):
     """A protocol record. `frame_type` is the header code that carries it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     frame_type: ClassVar[FrameType]
 
 
@@ -193,23 +193,6 @@ class Error(Record):
 Request = Ping | Register | Authenticate | Claim | Heartbeat
 Reply = Pong | Registered | Authenticated | Claimed | HeartbeatAck | Error
 
-RECORDS: dict[int, type[Record]] = {
-    record.frame_type: record
-    for record in (
-        Ping,
-        Pong,
-        Register,
-        Registered,
-        Authenticate,
-        Authenticated,
-        Claim,
-        Claimed,
-        Heartbeat,
-        HeartbeatAck,
-        Error,
-    )
-}
-
 
 class WireError(ValueError):
     """A well-framed frame that is not a valid record. The stream is still in sync,
@@ -221,23 +204,30 @@ class WireError(ValueError):
         super().__init__(f"{reason.value}: {detail}")
 
 
-def to_frame(record: Record) -> bytes:
-    """The bytes of a frame carrying `record`."""
-    return encode_frame(record.frame_type, record.model_dump_json().encode())
+def _wire_error(fault: RecordFault, detail: str) -> WireError:
+    return WireError(Reason(fault.value), detail)
 
 
-def from_frame(frame: Frame) -> Record:
-    """The record a frame carries; WireError if its type is unknown or its payload invalid."""
-    record_type = RECORDS.get(frame.type)
-    if record_type is None:
-        raise WireError(Reason.UNKNOWN_TYPE, f"no record has frame type 0x{frame.type:02x}")
-    try:
-        return record_type.model_validate_json(frame.payload)
-    except ValidationError as error:
-        raise WireError(Reason.BAD_PAYLOAD, _first_problem(record_type, error)) from None
+CODEC: RecordCodec[Record] = RecordCodec(
+    (
+        Ping,
+        Pong,
+        Register,
+        Registered,
+        Authenticate,
+        Authenticated,
+        Claim,
+        Claimed,
+        Heartbeat,
+        HeartbeatAck,
+        Error,
+    ),
+    error=_wire_error,
+)
+"""Every record of the protocol, by frame type; WireError for a frame that is none of them."""
 
-
-def _first_problem(record_type: type[Record], error: ValidationError) -> str:
-    first = error.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"]) or "payload"
-    return f"{record_type.__name__}: {field}: {first['msg']}"[:200]
+RECORDS = CODEC.records
+to_frame = CODEC.encode
+"""The bytes of a frame carrying a record."""
+from_frame = CODEC.decode
+"""The record a frame carries; WireError if its type is unknown or its payload invalid."""

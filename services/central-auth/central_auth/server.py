@@ -22,14 +22,14 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 
-from central_auth.service import AuthService, Conversation, Expiry
+from central_auth.service import AuthService, Conversation
 from central_auth.tls import FailureLog, describe_handshake_failure
-from evcharging.framing import FrameDecoder, FramingError
-from evcharging.wire import Error, Reason, Record, WireError, from_frame, to_frame
+from evcharging.framed import READ_CHUNK, FramedConnection, FrameTimeout, PeerClosed, WriteTimeout
+from evcharging.framing import FramingError
+from evcharging.wire import CODEC, Error, Reason, Record, WireError
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 4096
 WRITE_BUFFER_HIGH = 64 * 1024
 LISTEN_BACKLOG = 2048
 
@@ -121,21 +121,31 @@ class AuthServer:
     ) -> None:
         peer = _peer(writer)
         writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        deadlines = self._service.settings.deadlines
+        connection = FramedConnection(
+            reader,
+            writer,
+            CODEC,
+            read_chunk=READ_CHUNK,
+            write_timeout=deadlines.write,
+            frame_timeout=deadlines.frame,
+            clock=self._service.clock,
+        )
         if self._open >= self._service.settings.max_connections:
             log.warning("%s: refused, %d connections open", peer, self._open)
-            await self._send_then_close(
-                writer, Error(reason=Reason.SERVER_BUSY, detail="too many connections")
+            await _send_then_close(
+                connection, Error(reason=Reason.SERVER_BUSY, detail="too many connections")
             )
             return
         conversation = self._service.open_conversation(opened_at)
         detail = "connection closed by the peer"
         try:
-            await self._converse(conversation, reader, writer)
+            await self._converse(conversation, connection)
         except ConnectionEnded as ended:
             detail = ended.detail
             log.info("%s %s: closing: %s", peer, conversation.connection_id, detail)
             if ended.tell is not None:
-                await self._send_then_close(writer, ended.tell)
+                await _send_then_close(connection, ended.tell)
         except (ConnectionError, OSError) as error:
             detail = f"connection lost: {error}"
         except Exception:
@@ -143,67 +153,43 @@ class AuthServer:
             detail = "central-auth internal error"
         finally:
             conversation.close(detail)
-            writer.close()
+            connection.close()
 
-    async def _converse(
-        self, conversation: Conversation, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        """Read frames until the peer leaves or breaks a rule (then raise ConnectionEnded)."""
-        decoder = FrameDecoder()
-        frame_started: float | None = None
-        frame_timeout = self._service.settings.deadlines.frame
+    async def _converse(self, conversation: Conversation, connection: FramedConnection[Record]) -> None:
+        """Answer requests until the peer leaves or breaks a rule (then raise ConnectionEnded)."""
         while True:
             expiry = conversation.expiry()
-            if frame_started is not None and frame_started + frame_timeout < expiry.at:
-                expiry = Expiry(
-                    frame_started + frame_timeout,
-                    Reason.TIMEOUT,
-                    f"frame not completed within {frame_timeout:g} s",
-                )
-            chunk = await _read_before(reader, expiry, self._service.clock())
-            if not chunk:
-                return
             try:
-                frames = decoder.feed(chunk)
+                request = await connection.receive(deadline=expiry.at)
+            except WireError as error:  # a frame, but no record: say so, and go on with the next
+                log.info("%s: refused a frame: %s", conversation.connection_id, error)
+                reply: Record = Error(reason=error.reason, detail=error.detail)
+            except PeerClosed:
+                return
             except FramingError as error:
                 reason = Reason(error.fault.value)
                 raise ConnectionEnded(
                     f"bad frame: {error}", Error(reason=reason, detail=error.detail)
                 ) from None
-            for frame in frames:
-                try:
-                    request: Record = from_frame(frame)
-                except WireError as error:
-                    log.info("%s: refused a frame: %s", conversation.connection_id, error)
-                    await self._send(writer, Error(reason=error.reason, detail=error.detail))
-                    continue
-                await self._send(writer, await conversation.answer(request))
-            if decoder.pending == 0:
-                frame_started = None
-            elif frame_started is None or frames:
-                frame_started = self._service.clock()
-
-    async def _send(self, writer: asyncio.StreamWriter, record: Record) -> None:
-        writer.write(to_frame(record))
-        try:
-            async with asyncio.timeout(self._service.settings.deadlines.write):
-                await writer.drain()
-        except TimeoutError:
-            raise ConnectionEnded("the peer does not read its answers") from None
-
-    async def _send_then_close(self, writer: asyncio.StreamWriter, record: Record) -> None:
-        """Best effort: the peer may be gone, or not reading."""
-        with contextlib.suppress(ConnectionEnded, ConnectionError, OSError):
-            await self._send(writer, record)
-        writer.close()
+            except FrameTimeout as error:
+                raise ConnectionEnded(str(error), Error(reason=Reason.TIMEOUT, detail=str(error))) from None
+            except TimeoutError:
+                raise ConnectionEnded(
+                    expiry.detail, Error(reason=expiry.reason, detail=expiry.detail)
+                ) from None
+            else:
+                reply = await conversation.answer(request)
+            try:
+                await connection.send(reply)
+            except WriteTimeout:
+                raise ConnectionEnded("the peer does not read its answers") from None
 
 
-async def _read_before(reader: asyncio.StreamReader, expiry: Expiry, now: float) -> bytes:
-    try:
-        async with asyncio.timeout(max(0.0, expiry.at - now)):
-            return await reader.read(READ_CHUNK)
-    except TimeoutError:
-        raise ConnectionEnded(expiry.detail, Error(reason=expiry.reason, detail=expiry.detail)) from None
+async def _send_then_close(connection: FramedConnection[Record], record: Record) -> None:
+    """Best effort: the peer may be gone, or not reading."""
+    with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+        await connection.send(record)
+    connection.close()
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

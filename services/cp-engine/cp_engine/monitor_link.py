@@ -17,6 +17,7 @@ import logging
 
 from cp_engine.runtime import EngineRuntime
 from evcharging.engine_link import (
+    CODEC,
     AssignIdentity,
     Attach,
     Attached,
@@ -25,10 +26,9 @@ from evcharging.engine_link import (
     Health,
     LinkError,
     LinkRecord,
-    from_frame,
-    to_frame,
 )
-from evcharging.framing import FrameDecoder, FramingError
+from evcharging.framed import FramedConnection, PeerClosed, WriteTimeout
+from evcharging.framing import FramingError
 
 log = logging.getLogger("cp-engine.link")
 
@@ -51,34 +51,26 @@ class MonitorLink:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        decoder = FrameDecoder()
+        connection = FramedConnection(reader, writer, CODEC, write_timeout=IDLE_LIMIT)
         try:
             while True:
-                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
-                # meets a read just completed, and the handler then serves its monitor on
-                # and on, so a stopping engine never finished (SIGKILL after 10 s).
-                async with asyncio.timeout(IDLE_LIMIT):
-                    data = await reader.read(4096)
-                if not data:
+                answer = self._answer(await connection.receive(IDLE_LIMIT), writer)
+                await connection.send(answer)
+                if isinstance(answer, Busy):
                     return
-                for frame in decoder.feed(data):
-                    answer = self._answer(from_frame(frame), writer)
-                    writer.write(to_frame(answer))
-                    if isinstance(answer, Busy):
-                        await writer.drain()
-                        return
-                await writer.drain()
+        except WriteTimeout:
+            log.warning("monitor %s does not read its answers: dropped", peer)
         except TimeoutError:
             log.warning("monitor %s silent for %.0f s: dropped", peer, IDLE_LIMIT)
         except (FramingError, LinkError) as error:
             log.warning("monitor %s sent a bad frame: %s", peer, error)
-        except ConnectionError:
+        except (PeerClosed, ConnectionError):
             pass
         finally:
             if self.attached is writer:
                 self.attached = None
                 log.info("monitor %s detached", peer)
-            writer.close()
+            connection.close()
 
     def _answer(self, record: LinkRecord, writer: asyncio.StreamWriter) -> LinkRecord:
         if isinstance(record, Attach):

@@ -18,7 +18,10 @@ import random
 import socket
 from collections.abc import Callable
 
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
 from evcharging.engine_link import (
+    CODEC,
     AssignIdentity,
     Attach,
     Attached,
@@ -27,45 +30,32 @@ from evcharging.engine_link import (
     Health,
     LinkError,
     LinkRecord,
-    from_frame,
-    to_frame,
 )
-from evcharging.framing import FrameDecoder, FramingError
+from evcharging.framed import FramedConnection, PeerClosed
+from evcharging.framing import FramingError
 from evcharging.health import beat
 from evcharging.messages import EngineHealth
+from evcharging.retry import backoff_wait
 
 log = logging.getLogger("cp-monitor.engine")
 
 
-class EngineLost(Exception):
-    pass
+LOST = (PeerClosed, OSError, FramingError, LinkError)
+"""What ends a connection to an engine: it closed it, broke it, or sent what is not a record."""
 
 
-class EngineConnection:
-    """One attached engine: a request gets exactly one answer, in order."""
+class _NoFreeEngine(Exception):
+    """No engine the name resolves to accepted this monitor."""
+
+
+class EngineConnection(FramedConnection[LinkRecord]):
+    """One attached engine (at `address`): a request gets exactly one answer, in order."""
+
+    __slots__ = ("address",)
 
     def __init__(self, address: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        super().__init__(reader, writer, CODEC)
         self.address = address
-        self._reader = reader
-        self._writer = writer
-        self._decoder = FrameDecoder()
-        self._pending: list[LinkRecord] = []
-        self._lock = asyncio.Lock()
-
-    async def request(self, record: LinkRecord, timeout: float) -> LinkRecord:
-        async with self._lock:
-            self._writer.write(to_frame(record))
-            await self._writer.drain()
-            async with asyncio.timeout(timeout):
-                while not self._pending:
-                    data = await self._reader.read(4096)
-                    if not data:
-                        raise EngineLost("the engine closed the connection")
-                    self._pending += [from_frame(frame) for frame in self._decoder.feed(data)]
-            return self._pending.pop(0)
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 class EngineWatch:
@@ -139,7 +129,7 @@ class EngineWatch:
             return await self.connection.request(record, self.timeout)
         except TimeoutError:
             log.warning("engine %s did not answer within %.1f s", self.connection.address, self.timeout)
-        except (EngineLost, OSError, FramingError, LinkError) as error:
+        except LOST as error:
             log.warning("lost the engine %s: %s", self.connection.address, error)
             self._detach()
         return None
@@ -158,15 +148,23 @@ class EngineWatch:
             self._on_change(health)
 
     async def _attach(self) -> None:
-        """Try the addresses the engine's name resolves to until one engine accepts us."""
-        delay = 0.5
-        while self.connection is None:
-            for address in await self._candidates():
-                if await self._try_attach(address):
-                    return
-            log.info("no free engine at %s:%d yet; retrying in %.1f s", self.host, self.port, delay)
-            await asyncio.sleep(delay + random.uniform(0, 0.5))
-            delay = min(delay * 2, 10.0)
+        """Try the addresses the engine's name resolves to until one engine accepts us,
+        with backoff (evcharging.retry) between rounds."""
+        retrying = AsyncRetrying(
+            wait=backoff_wait(initial=0.5, maximum=10.0, jitter=0.5),
+            retry=retry_if_exception_type(_NoFreeEngine),
+            before_sleep=self._no_free_engine,
+        )
+        async for attempt in retrying:
+            with attempt:
+                for address in await self._candidates():
+                    if await self._try_attach(address):
+                        return
+                raise _NoFreeEngine
+
+    def _no_free_engine(self, retry: RetryCallState) -> None:
+        pause = retry.next_action.sleep if retry.next_action else 0.0
+        log.info("no free engine at %s:%d yet; retrying in %.1f s", self.host, self.port, pause)
 
     async def _candidates(self) -> list[tuple[str, int]]:
         """The engine addresses to try: the one watched before first (its engine may
@@ -192,7 +190,7 @@ class EngineWatch:
         connection = EngineConnection(address, reader, writer)
         try:
             reply = await connection.request(Attach(cp_id=self.cp_id), self.timeout * 2)
-        except (TimeoutError, EngineLost, OSError, FramingError, LinkError):
+        except (TimeoutError, *LOST):
             reply = None
         if not isinstance(reply, Attached):
             connection.close()
