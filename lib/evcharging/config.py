@@ -15,6 +15,7 @@ as keyword overrides.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, NamedTuple, TypeVar
 
@@ -56,6 +57,14 @@ class HostPort(NamedTuple):
         return f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class Expects:
+    """What a variable's value must look like, in words, where its type alone does not
+    say it (docs/configuration.md shows it; pydantic ignores it)."""
+
+    text: str
+
+
 def parse_host_port(default_port: int | None = None) -> Callable[[Any], Any]:
     """A pydantic validator reading `host:port` text as a HostPort (a bare host takes
     `default_port`, when there is one)."""
@@ -71,14 +80,14 @@ def _checked_address(text: str) -> str:
     return text
 
 
-AddressText = Annotated[str, AfterValidator(_checked_address)]
+AddressText = Annotated[str, AfterValidator(_checked_address), Expects("HOST:PORT")]
 """`host:port` checked at start-up but kept as text, for code that takes the text."""
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
 """A duration; zero or less would make a loop spin or a deadline expire at once."""
 Count = Annotated[int, Field(ge=1)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-Flag = bool
+Flag = Annotated[bool, Expects("boolean: 1, true, yes, on or 0, false, no, off")]
 """One spelling for every service: 1/true/yes/on/t/y and 0/false/no/off/f/n, in any case
 (pydantic's booleans); anything else is refused rather than read as false."""
 

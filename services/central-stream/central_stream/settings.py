@@ -38,7 +38,7 @@ class StreamSettings(ServiceSettings):
     partitions: Count = variable(
         "STREAM_PARTITIONS", "partitions of the table changelogs: must equal the source topics'", PARTITIONS
     )
-    replication: Count = TOPIC_REPLICATION
+    replication: int = TOPIC_REPLICATION
     standby_replicas: int = variable(
         "STREAM_STANDBY_REPLICAS",
         "warm copies of each table partition on other workers. A standby reads the owner's whole "
@@ -80,8 +80,10 @@ class StreamSettings(ServiceSettings):
         "and database without answering each other's CPs",
         "",
     )
-    data_dir: Path = variable(
-        "STREAM_DATA_DIR", "Faust's data directory", Path(tempfile.gettempdir()) / "central-stream"
+    data_folder: Path | None = variable(
+        "STREAM_DATA_DIR",
+        "Faust's data directory; unset: central-stream in the temporary folder",
+        None,
     )
     stall_limit: Seconds = variable(
         "STREAM_STALL_LIMIT",
@@ -91,6 +93,10 @@ class StreamSettings(ServiceSettings):
     )
     housekeeping_interval: Seconds = 1.0
     """Seconds between housekeeping rounds: liveness, registry, newly owned CPs."""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.data_folder or Path(tempfile.gettempdir()) / "central-stream"
 
     @property
     def telemetry_group(self) -> str:

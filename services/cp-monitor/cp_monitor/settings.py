@@ -37,6 +37,7 @@ from pydantic import BeforeValidator
 from evcharging.central_tls import CentralTls, TlsSetupError
 from evcharging.config import (
     AddressText,
+    Expects,
     HostPort,
     Port,
     PositiveDecimal,
@@ -60,7 +61,11 @@ SEED_ENGINE_HOST = "127.0.0.1"
 ENGINE_PORT = 7100
 """The engine's health port unless ENGINE_HEALTH_PORT or an address says."""
 
-EngineAddress = Annotated[HostPort, BeforeValidator(parse_host_port(default_port=ENGINE_PORT))]
+EngineAddress = Annotated[
+    HostPort,
+    BeforeValidator(parse_host_port(default_port=ENGINE_PORT)),
+    Expects(f"HOST[:PORT], port {ENGINE_PORT} if none"),
+]
 
 
 class Settings(ServiceSettings):
