@@ -174,17 +174,22 @@ def load(settings_class: type[S], **overrides: Any) -> S:
     try:
         return settings_class(**overrides)
     except ValidationError as error:
-        raise SystemExit(configuration_error(error)) from None
+        raise SystemExit(configuration_error(settings_class, error)) from None
 
 
-def configuration_error(error: ValidationError) -> str:
+def configuration_error(settings_class: type[ServiceSettings], error: ValidationError) -> str:
     """`configuration error: VARIABLE=<value>: <what it expected>`, one clause per problem,
-    on one line."""
-    return "configuration error: " + "; ".join(_clause(detail) for detail in error.errors())
+    on one line. A value given on the command line is named by the variable it stands for."""
+    variables = {
+        name: field.validation_alias
+        for name, field in settings_class.model_fields.items()
+        if isinstance(field.validation_alias, str)
+    }
+    return "configuration error: " + "; ".join(_clause(detail, variables) for detail in error.errors())
 
 
-def _clause(detail: ErrorDetails) -> str:
-    name = ".".join(str(part) for part in detail["loc"])
+def _clause(detail: ErrorDetails, variables: dict[str, str]) -> str:
+    name = ".".join(variables.get(str(part), str(part)) for part in detail["loc"])
     expected = detail["msg"].removeprefix("Value error, ")
     if not name:  # a check across variables: its message names them
         return expected
