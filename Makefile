@@ -15,7 +15,7 @@ KAFKA_NODES ?=
 CP_AT_SITE = $(if $(filter command line,$(origin CP)),$(CP),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test-setup secrets pki images preflight up down doctor logs ps scale tools test test-unit soak bench lint clean
+.PHONY: help setup test-setup secrets pki images preflight up down doctor logs ps scale tools test test-unit soak bench lint docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -85,6 +85,12 @@ lint: $(PY) ## ruff, mypy and vulture (dead code)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m vulture
+
+# The services' settings classes, which docs/configuration.md is generated from.
+SERVICE_PATHS := services/central-auth:services/central-stream:services/central-web:services/cp-engine:services/cp-monitor:services/driver
+docs: $(PY) ## regenerate the generated documents: docs/protocol.md and docs/configuration.md
+	$(PY) -m evcharging.protocol_doc > docs/protocol.md
+	PYTHONPATH=$(SERVICE_PATHS) $(PY) -m evcharging.configuration_doc > docs/configuration.md
 
 clean: ## remove the stack, its volumes and its built images
 	$(COMPOSE) --profile tools down --remove-orphans --volumes --rmi local

@@ -17,7 +17,7 @@ import sys
 from confluent_kafka.admin import AdminClient
 
 from evcharging import acl
-from evcharging.config import KafkaSettings, env_int
+from evcharging.config import KafkaSettings, TopicSettings, load
 from evcharging.kafka import client_config
 from evcharging.kafka_admin import apply_acls, create_topics, upsert_users
 from evcharging.logs import setup
@@ -25,9 +25,9 @@ from evcharging.logs import setup
 
 def main(argv: list[str]) -> int:
     log = setup("kafka-setup")
-    bootstrap = argv[1] if len(argv) > 1 else KafkaSettings.from_env().bootstrap
+    bootstrap = argv[1] if len(argv) > 1 else load(KafkaSettings).bootstrap
     admin = AdminClient(client_config(bootstrap))
-    created = create_topics(admin, replication=env_int("TOPIC_REPLICATION", 1))
+    created = create_topics(admin, replication=load(TopicSettings).replication)
     log.info("topics created: %s", ", ".join(created) or "none, all exist")
     passwords = {role.user: os.environ.get(role.password_variable, "") for role in acl.ROLES}
     for role in acl.ROLES:

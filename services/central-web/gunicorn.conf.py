@@ -6,13 +6,17 @@ is not preloaded, so the consumer is created after the fork).
 """
 
 import logging
-import os
 import signal
 from typing import Any
 
-bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_WORKERS", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
+from central_web.settings import ServerSettings
+from evcharging.config import load
+
+# gunicorn puts its working directory (the app's) on sys.path before it reads this file.
+_server = load(ServerSettings)
+bind = _server.bind
+workers = _server.workers
+threads = _server.threads
 worker_class = "gthread"
 preload_app = False
 accesslog = "-"

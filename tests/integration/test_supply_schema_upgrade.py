@@ -57,7 +57,7 @@ def old_database(infra: Infra) -> Iterator[DatabaseSettings]:
                 "INSERT INTO suministros (id, conductor_id, cp_id, fecha_inicio, precio_kwh)"
                 " VALUES ('before', 'DRV001', 'CP001', '2026-01-01 10:00:00', 0.350)"
             )
-        yield DatabaseSettings(root.host, root.port, root.user, root.password, name)
+        yield root.model_copy(update={"database": name})
     finally:
         with db.cursor(connection) as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name}")

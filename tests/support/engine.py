@@ -6,11 +6,18 @@ from decimal import Decimal
 from pathlib import Path
 
 from cp_engine.settings import Settings
-from cp_engine.simulation import Charger
 from evcharging.messages import Message
 from evcharging.topics import Topic
 
-SETTINGS = Settings("unused:9092", 0, Charger(Decimal(22)), None, 1.0, Path("/nonexistent"))
+SETTINGS = Settings(
+    kafka_bootstrap="unused:9092",
+    health_port=0,
+    rated_kw=Decimal(22),
+    time_factor=Decimal(1),
+    auto_mode=False,
+    telemetry_period=1.0,
+    control_socket=Path("/nonexistent"),
+)
 """A manual engine (no autopilot) that reaches no broker and serves no control socket."""
 
 

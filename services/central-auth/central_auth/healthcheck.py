@@ -9,8 +9,9 @@ from __future__ import annotations
 import socket
 import sys
 
+from central_auth.settings import AuthPort
 from evcharging import health
-from evcharging.config import env_int
+from evcharging.config import HostPort, load
 from evcharging.framing import FrameDecoder, FramingError
 from evcharging.wire import Ping, Pong, WireError, from_frame, to_frame
 
@@ -40,8 +41,12 @@ def main(argv: list[str]) -> int:
     if reported:
         print(f"unhealthy: {reported}", file=sys.stderr)
         return 1
-    host, _, port = (argv[0] if argv else "").rpartition(":")
-    problem = check(host or "127.0.0.1", int(port) if port else env_int("AUTH_PORT", 7000))
+    try:
+        address = HostPort.parse(argv[0]) if argv else HostPort("127.0.0.1", load(AuthPort).port)
+    except ValueError as error:
+        print(f"usage: python -m central_auth.healthcheck [HOST:PORT]: {error}", file=sys.stderr)
+        return 2
+    problem = check(*address)
     if problem is None:
         return 0
     print(f"unhealthy: {problem}", file=sys.stderr)

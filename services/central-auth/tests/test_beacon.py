@@ -35,8 +35,8 @@ class FakeProducer:
 def service(producer: FakeProducer) -> AuthService:
     settings = AuthSettings(
         port=7000,
-        kafka=KafkaSettings("localhost:1"),
-        database=DatabaseSettings("localhost", 3306, "u", "p", "d"),
+        kafka=KafkaSettings(bootstrap="localhost:1"),
+        database=DatabaseSettings(host="localhost", port=3306, user="u", password="p", database="d"),
         enrolment_key="k" * 16,
     )
     publisher = EventPublisher(cast(ContractProducer, producer))

@@ -25,7 +25,7 @@ from central_stream.settings import StreamSettings
 from central_stream.sink import KafkaSink
 from central_stream.store import Store
 from evcharging import db
-from evcharging.config import DatabaseSettings
+from evcharging.config import DatabaseSettings, load
 
 LOG_FORMAT = "%(asctime)s central-stream %(levelname)s %(name)s: %(message)s"
 
@@ -63,8 +63,8 @@ def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.A
 
 
 def main() -> None:
-    settings = StreamSettings.from_env()
-    database = DatabaseSettings.from_env()
+    settings = load(StreamSettings)
+    database = load(DatabaseSettings)
     db.await_access(database)
     app, _ = build(settings, database)
     level = os.environ.get("LOG_LEVEL", "INFO").upper()

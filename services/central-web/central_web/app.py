@@ -28,13 +28,14 @@ from central_web.settings import WebSettings
 from central_web.ticker import Ticker
 from central_web.witness import Witness
 from evcharging import health
+from evcharging.config import load
 
 MAX_STREAMS_PER_WORKER = 6
 """Server-sent-event streams each hold a thread; leave some for ordinary requests."""
 
 
 def create_app(settings: WebSettings | None = None, board: LiveBoard | None = None) -> Flask:
-    settings = settings or WebSettings.from_env()
+    settings = settings or load(WebSettings)
     app = Flask(__name__)
     app.config["OPERATOR_PASSWORD"] = settings.operator_password
     secure(app, settings.secret_key, settings.secure_cookies)

@@ -39,7 +39,13 @@ def app() -> Flask:
     for cp, state in (("CP1", CpState.ACTIVE), ("CP2", CpState.FAULTY)):
         record = CpStatus(cp_id=cp, state=state, location="Alicante", price_per_kwh=Decimal("0.35"))
         board.change(partial(apply, message=record))
-    settings = WebSettings("localhost:1", None, PASSWORD, "test-secret", start_feed=False)
+    settings = WebSettings(
+        kafka_bootstrap="localhost:1",
+        database=None,
+        operator_password=PASSWORD,
+        secret_key="test-secret",
+        start_feed=False,
+    )
     application = create_app(settings, board)
     application.extensions["controls"].publisher = FakePublisher()
     return application

@@ -25,7 +25,13 @@ GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 
 @pytest.fixture
 def app() -> Flask:
-    settings = WebSettings("localhost:1", None, "a password", "test-secret", start_feed=False)
+    settings = WebSettings(
+        kafka_bootstrap="localhost:1",
+        database=None,
+        operator_password="a password",
+        secret_key="test-secret",
+        start_feed=False,
+    )
     return create_app(settings, LiveBoard())
 
 

@@ -44,7 +44,16 @@ def apply(board: Board, message: CpStatus) -> bool:
 def test_the_live_tile_adds_up_at_every_update(factor: Decimal) -> None:
     supply = simulate(factor, 15)
     board = LiveBoard()
-    app = create_app(WebSettings("localhost:1", None, "pw", "test-secret", start_feed=False), board)
+    app = create_app(
+        WebSettings(
+            kafka_bootstrap="localhost:1",
+            database=None,
+            operator_password="pw",
+            secret_key="test-secret",
+            start_feed=False,
+        ),
+        board,
+    )
     client = app.test_client()
     supplying = [s for s in supply.statuses if s.kwh]
     assert len(supplying) == len(supply.telemetry)

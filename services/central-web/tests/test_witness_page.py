@@ -30,7 +30,13 @@ def live() -> LiveBoard:
 
 @pytest.fixture
 def app(live: LiveBoard) -> Flask:
-    settings = WebSettings("localhost:1", None, "correct horse", "test-secret", start_feed=False)
+    settings = WebSettings(
+        kafka_bootstrap="localhost:1",
+        database=None,
+        operator_password="correct horse",
+        secret_key="test-secret",
+        start_feed=False,
+    )
     return create_app(settings, live)
 
 
@@ -87,7 +93,13 @@ def test_a_worker_that_has_not_read_the_topic_yet_raises_no_alarm_but_vouches_fo
     live = LiveBoard(Board(witness=Witness(timedelta(seconds=5))))  # listening since now
     record = CpStatus(cp_id="CP1", state=CpState.ACTIVE, location="Alicante", price_per_kwh=Decimal("0.35"))
     live.change(lambda b: b.apply(record, utc_now()))
-    settings = WebSettings("localhost:1", None, "correct horse", "test-secret", start_feed=False)
+    settings = WebSettings(
+        kafka_bootstrap="localhost:1",
+        database=None,
+        operator_password="correct horse",
+        secret_key="test-secret",
+        start_feed=False,
+    )
     client = create_app(settings, live).test_client()
     page = client.get("/").get_data(as_text=True)
     tag = banner(page)

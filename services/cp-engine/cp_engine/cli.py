@@ -17,8 +17,9 @@ from pathlib import Path
 
 from cp_engine import screen
 from cp_engine.control import Reply, Snapshot, ask
+from cp_engine.settings import ControlSocket
 from evcharging import simtime
-from evcharging.config import env
+from evcharging.config import load
 
 ACTIONS = ["status", "plug", "unplug", "fault", "clear", "request", "screen"]
 NO_TERMINAL = "charger screen needs a terminal: docker compose exec -it cp-engine charger screen"
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("request needs a DRIVER id")
     if args.action == "screen" and args.json:
         parser.error("screen draws on the terminal: it has no --json")
-    path = Path(env("ENGINE_CONTROL_SOCKET", "/tmp/cp-engine.sock"))  # noqa: S108
+    path = load(ControlSocket).path
     if args.action == "screen":
         return show_screen(path)
     try:

@@ -22,23 +22,89 @@ import argparse
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from cp_engine.simulation import AutoPilot, Charger
-from evcharging.config import env, env_float, env_int, is_identifier
+from evcharging.config import (
+    KAFKA_BOOTSTRAP,
+    Flag,
+    PositiveDecimal,
+    Seconds,
+    ServiceSettings,
+    is_identifier,
+    load,
+    variable,
+)
 
 USAGE = "python -m cp_engine [-h] [<cp_id> <kafka_broker> | KAFKA_BOOTSTRAP [HEALTH_PORT]]"
 
+TimeFactor = Annotated[Decimal, Field(gt=0, lt=100_000, decimal_places=3, allow_inf_nan=False)]
+"""CP_TIME_FACTOR travels in every telemetry record: it must fit the contract (> 0, at
+most 3 decimals), or the engine would fail at its first report."""
 
-@dataclass(frozen=True)
-class Settings:
-    kafka_bootstrap: str
-    health_port: int
-    charger: Charger
-    autopilot: AutoPilot | None
-    telemetry_period: float
-    control_socket: Path
+CONTROL_SOCKET = variable(
+    "ENGINE_CONTROL_SOCKET",
+    "the Unix socket the `charger` command drives this engine through",
+    Path("/tmp/cp-engine.sock"),  # noqa: S108 - one engine per container
+)
+"""Shared with the `charger` command (ControlSocket), which needs nothing else."""
+
+
+class ControlSocket(ServiceSettings):
+    """Only the control socket: what cp_engine.cli reads."""
+
+    path: Path = CONTROL_SOCKET
+
+
+class Settings(ServiceSettings):
+    """cp-engine's settings."""
+
+    kafka_bootstrap: str = KAFKA_BOOTSTRAP
+    health_port: int = variable(
+        "ENGINE_HEALTH_PORT",
+        "the TCP port the monitor checks this engine's health on (0: any free port)",
+        7100,
+        ge=0,
+        le=65535,
+    )
+    rated_kw: PositiveDecimal = variable("CP_RATED_KW", "the charger's rated power, kW", Decimal(22))
+    time_factor: TimeFactor = variable(
+        "CP_TIME_FACTOR",
+        "seconds of charging per real second (a demo runs its clock fast); > 0, at most 3 decimals",
+        Decimal(1),
+    )
+    auto_mode: Flag = variable(
+        "AUTO_MODE",
+        "plug in after an authorisation and unplug after a while, with nobody at the keyboard",
+        False,
+    )
+    auto_plug_delay: Seconds = variable(
+        "AUTO_PLUG_DELAY", "with AUTO_MODE: seconds from the authorisation to plugging in", 2.0
+    )
+    auto_duration: Seconds = variable("AUTO_DURATION", "with AUTO_MODE: seconds of charging", 20.0)
+    auto_energy_kwh: PositiveDecimal | None = variable(
+        "AUTO_ENERGY_KWH",
+        "with AUTO_MODE: unplug after this many kWh instead (unset: after AUTO_DURATION)",
+        None,
+    )
+    telemetry_period: Seconds = variable("TELEMETRY_PERIOD", "seconds between telemetry reports", 1.0)
+    control_socket: Path = CONTROL_SOCKET
     cp_id: str | None = None
     """The CP id this engine was started as (the seed's form); None: the one its monitor assigns."""
+
+    @property
+    def charger(self) -> Charger:
+        return Charger(rated_kw=self.rated_kw, time_factor=self.time_factor)
+
+    @property
+    def autopilot(self) -> AutoPilot | None:
+        if not self.auto_mode:
+            return None
+        return AutoPilot(
+            plug_delay=self.auto_plug_delay, duration=self.auto_duration, energy=self.auto_energy_kwh
+        )
 
 
 @dataclass(frozen=True)
@@ -87,34 +153,6 @@ def parse(argv: list[str] | None = None) -> Settings:
         args = read_arguments(parser.parse_args(argv).arguments)
     except ValueError as error:
         parser.error(str(error))
-    automatic = env("AUTO_MODE", "false").lower() in ("1", "true", "yes", "on")
-    energy = env("AUTO_ENERGY_KWH", "")
-    time_factor = _time_factor(parser, env("CP_TIME_FACTOR", "1"))
-    return Settings(
-        kafka_bootstrap=args.kafka_bootstrap or env("KAFKA_BOOTSTRAP", "kafka:9092"),
-        health_port=env_int("ENGINE_HEALTH_PORT", 7100) if args.health_port is None else args.health_port,
-        charger=Charger(rated_kw=Decimal(env("CP_RATED_KW", "22")), time_factor=time_factor),
-        autopilot=AutoPilot(
-            plug_delay=env_float("AUTO_PLUG_DELAY", 2.0),
-            duration=env_float("AUTO_DURATION", 20.0),
-            energy=Decimal(energy) if energy else None,
-        )
-        if automatic
-        else None,
-        telemetry_period=env_float("TELEMETRY_PERIOD", 1.0),
-        control_socket=Path(env("ENGINE_CONTROL_SOCKET", "/tmp/cp-engine.sock")),  # noqa: S108
-        cp_id=args.cp_id,
-    )
-
-
-def _time_factor(parser: argparse.ArgumentParser, text: str) -> Decimal:
-    """CP_TIME_FACTOR travels in every telemetry record: it must fit the contract
-    (> 0, at most 3 decimals), or the engine would fail at its first report."""
-    try:
-        factor = Decimal(text)
-        fits = factor.is_finite() and 0 < factor < 100_000 and factor == factor.quantize(Decimal("0.001"))
-    except ArithmeticError:
-        fits = False
-    if not fits:
-        parser.error(f"CP_TIME_FACTOR must be a number > 0 with at most 3 decimals, not {text!r}")
-    return factor
+    given = {"kafka_bootstrap": args.kafka_bootstrap, "health_port": args.health_port, "cp_id": args.cp_id}
+    overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    return load(Settings, **overrides)

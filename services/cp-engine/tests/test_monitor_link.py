@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -94,7 +93,7 @@ def test_an_engine_without_a_cp_id_refuses_nobody() -> None:
 
 
 async def mismatched_monitors() -> EngineRuntime:
-    runtime = EngineRuntime(replace(SETTINGS, cp_id="CP001"), Outbox(), follow_commands=False)  # type: ignore[arg-type]
+    runtime = EngineRuntime(SETTINGS.model_copy(update={"cp_id": "CP001"}), Outbox(), follow_commands=False)  # type: ignore[arg-type]
     server = await MonitorLink(runtime).start("127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
 

@@ -28,11 +28,28 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from evcharging.central_tls import CentralTls, TlsSetupError
-from evcharging.config import env, env_float, is_host_port, is_identifier
+from evcharging.config import (
+    AddressText,
+    Expects,
+    HostPort,
+    Port,
+    PositiveDecimal,
+    Seconds,
+    ServiceSettings,
+    is_host_port,
+    is_identifier,
+    load,
+    parse_host_port,
+    variable,
+)
+from evcharging.messages import Identifier
 
 USAGE = (
     "python -m cp_monitor [-h] [<cp_id> <location> <central_ip:port> <kafka_broker> | "
@@ -41,24 +58,90 @@ USAGE = (
 ID_RULE = "1–32 letters, digits, '_', '.' or '-'"
 SEED_ENGINE_HOST = "127.0.0.1"
 """Where the seed's form looks for its engine unless ENGINE_HOST or ENGINE_ADDRESS says."""
+ENGINE_PORT = 7100
+"""The engine's health port unless ENGINE_HEALTH_PORT or an address says."""
+
+EngineAddress = Annotated[
+    HostPort,
+    BeforeValidator(parse_host_port(default_port=ENGINE_PORT)),
+    Expects(f"HOST[:PORT], port {ENGINE_PORT} if none"),
+]
 
 
-@dataclass(frozen=True)
-class Settings:
-    engine_host: str
-    engine_port: int
-    central_address: str
-    cp_id: str | None
-    location: str
-    price_per_kwh: Decimal
-    enrolment_key: str
-    credential_file: Path | None
-    check_timeout: float
-    check_period: float
-    central_tls: CentralTls | None = None
-    """Verify central-auth against this CA over TLS; None: plain TCP."""
+class Settings(ServiceSettings):
+    """cp-monitor's settings."""
+
+    engine_address: EngineAddress | None = variable(
+        "ENGINE_ADDRESS",
+        "the engine's HOST[:PORT]; unset: ENGINE_HOST and ENGINE_HEALTH_PORT",
+        None,
+    )
+    engine_host_name: str | None = variable(
+        "ENGINE_HOST",
+        "the engine's host when ENGINE_ADDRESS is unset; unset: the compose service cp-engine, "
+        f"and in the seed's form this PC ({SEED_ENGINE_HOST})",
+        None,
+    )
+    engine_health_port: Port = variable(
+        "ENGINE_HEALTH_PORT", "the engine's health port when ENGINE_ADDRESS is unset", ENGINE_PORT
+    )
+    central_address: AddressText = variable(
+        "CENTRAL_ADDRESS", "central-auth's HOST:PORT (its TLS port with CENTRAL_TLS_CA)", "central-auth:7000"
+    )
+    cp_id: Identifier | None = variable(
+        "CP_ID",
+        "this CP's id; unset: a scaled replica, which takes the id its engine holds or a new one",
+        None,
+    )
+    location: str = variable(
+        "CP_LOCATION", "where the CP is, as the operator sees it", "Alicante, scaled charging point"
+    )
+    price_per_kwh: PositiveDecimal = variable("CP_PRICE_KWH", "the CP's price, € per kWh", Decimal("0.350"))
+    enrolment_key: str = variable(
+        "CP_ENROLMENT_KEY", "the shared key a new CP proves itself with to central-auth", secret=True
+    )
+    credential_file: Path | None = variable(
+        "CP_CREDENTIAL_FILE",
+        "where a hand-run monitor keeps the credential central-auth gave its CP; unset: kept in memory",
+        None,
+    )
+    check_timeout: Seconds = variable(
+        "ENGINE_CHECK_TIMEOUT", "seconds the engine has to answer a health check", 1.0
+    )
+    check_period: Seconds = variable("ENGINE_CHECK_PERIOD", "seconds between health checks", 1.0)
+    central_tls_ca: Path | None = variable(
+        "CENTRAL_TLS_CA",
+        "the project CA (the central's pki/ca.crt): speak TLS to central-auth and verify it; "
+        "unset: plain TCP, as inside the central's compose network",
+        None,
+    )
+    seed_form: bool = False
+    """Started in the seed's form: then the engine defaults to this PC (module docstring)."""
     kafka_broker: str | None = None
     """The seed's `<kafka_broker>`: accepted and unused (module docstring)."""
+
+    @property
+    def engine(self) -> HostPort:
+        """ENGINE_ADDRESS, or ENGINE_HOST and ENGINE_HEALTH_PORT. ENGINE_HOST defaults to the
+        compose service `cp-engine`, and in the seed's form to this PC, where the seed ran
+        its engine beside its monitor."""
+        if self.engine_address is not None:
+            return self.engine_address
+        default_host = SEED_ENGINE_HOST if self.seed_form else "cp-engine"
+        return HostPort(self.engine_host_name or default_host, self.engine_health_port)
+
+    @property
+    def engine_host(self) -> str:
+        return self.engine.host
+
+    @property
+    def engine_port(self) -> int:
+        return self.engine.port
+
+    @property
+    def central_tls(self) -> CentralTls | None:
+        """Verify central-auth against this CA over TLS; None: plain TCP."""
+        return None if self.central_tls_ca is None else CentralTls(self.central_tls_ca)
 
 
 @dataclass(frozen=True)
@@ -117,24 +200,6 @@ def _project_form(values: list[str]) -> Arguments:
     return Arguments(engine, central, cp_id, location, price_text)
 
 
-def split_address(address: str, default_port: int) -> tuple[str, int]:
-    host, _, port = address.rpartition(":") if ":" in address else (address, "", str(default_port))
-    try:
-        return host, int(port)
-    except ValueError:
-        raise SystemExit(f"configuration error: {address!r} is not HOST:PORT") from None
-
-
-def price(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise SystemExit(f"configuration error: price {text!r} is not a number") from None
-    if value <= 0:
-        raise SystemExit(f"configuration error: price {text!r} must be above zero")
-    return value
-
-
 def parse(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(
         prog="cp_monitor",
@@ -150,38 +215,25 @@ def parse(argv: list[str] | None = None) -> Settings:
         args = read_arguments(parser.parse_args(argv).arguments)
     except ValueError as error:
         parser.error(str(error))
-    engine_host, engine_port = split_address(args.engine_address or engine_address(args.seed_form), 7100)
-    credential_file = env("CP_CREDENTIAL_FILE", "")
-    ca_file = env("CENTRAL_TLS_CA", "")
-    return Settings(
-        engine_host=engine_host,
-        engine_port=engine_port,
-        central_address=args.central_address or env("CENTRAL_ADDRESS", "central-auth:7000"),
-        cp_id=args.cp_id if args.cp_id is not None else env("CP_ID", "") or None,
-        location=args.location or env("CP_LOCATION", "Alicante, scaled charging point"),
-        price_per_kwh=price(args.price or env("CP_PRICE_KWH", "0.350")),
-        enrolment_key=env("CP_ENROLMENT_KEY"),
-        credential_file=Path(credential_file) if credential_file else None,
-        check_timeout=env_float("ENGINE_CHECK_TIMEOUT", 1.0),
-        check_period=env_float("ENGINE_CHECK_PERIOD", 1.0),
-        central_tls=central_tls(ca_file) if ca_file else None,
-        kafka_broker=args.kafka_broker,
-    )
+    given = {
+        "engine_address": args.engine_address,
+        "central_address": args.central_address,
+        "cp_id": args.cp_id,
+        "location": args.location,
+        "price_per_kwh": args.price,
+        "kafka_broker": args.kafka_broker,
+    }
+    overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    settings = load(Settings, seed_form=args.seed_form, **overrides)
+    check_central_tls(settings.central_tls)
+    return settings
 
 
-def engine_address(seed_form: bool) -> str:
-    """The engine's address when no argument gives it: ENGINE_ADDRESS, or ENGINE_HOST and
-    ENGINE_HEALTH_PORT. ENGINE_HOST defaults to the compose service `cp-engine`, and in
-    the seed's form to this PC, where the seed ran its engine beside its monitor."""
-    host = env("ENGINE_HOST", SEED_ENGINE_HOST if seed_form else "cp-engine")
-    return env("ENGINE_ADDRESS", f"{host}:{env('ENGINE_HEALTH_PORT', '7100')}")
-
-
-def central_tls(ca_file: str) -> CentralTls:
+def check_central_tls(tls: CentralTls | None) -> None:
     """CENTRAL_TLS_CA, checked now: a monitor that cannot use its CA says so at start."""
-    tls = CentralTls(Path(ca_file))
+    if tls is None:
+        return
     try:
         tls.context()
     except TlsSetupError as error:
         raise SystemExit(f"configuration error: {error}") from None
-    return tls

@@ -13,7 +13,6 @@ id never does. Without a file the app asks for CP ids one after another.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,7 +22,9 @@ from driver.bus import BrokerUnreachable, DriverBus, Inbox
 from driver.commands import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Timing
 from driver.output import JsonOutput, Output
 from driver.screen import RichOutput
+from driver.settings import DriverSettings
 from evcharging import health
+from evcharging.config import load
 from evcharging.kafka_security import is_sign_in_problem
 from evcharging.logs import setup
 
@@ -43,26 +44,25 @@ exit status: 0 done, 1 broker unreachable, 2 bad usage, 3 denied, 4 central not 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    defaults = load(DriverSettings)
     parser = argparse.ArgumentParser(
         prog="driver",
         description="EVCharging driver app: find a charging point, charge, get your ticket.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--driver", "-d", default=os.environ.get("DRIVER_ID"), help="your driver id [DRIVER_ID]"
-    )
+    parser.add_argument("--driver", "-d", default=defaults.driver_id, help="your driver id [DRIVER_ID]")
     parser.add_argument(
         "--broker",
         "-b",
-        default=os.environ.get("KAFKA_BOOTSTRAP", "kafka:9092"),
+        default=defaults.kafka_bootstrap,
         help="Kafka bootstrap server [KAFKA_BOOTSTRAP]",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON / JSON Lines)")
     parser.add_argument(
         "--timeout",
         type=float,
-        default=float(os.environ.get("DRIVER_TIMEOUT", "10")),
+        default=defaults.timeout,
         help="seconds a request stays valid and the central has to answer (default 10)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -198,7 +198,8 @@ def _standby(hint: bool) -> int:
     log = setup("driver")
     if hint:
         build_parser().print_help()
-    log.info("driver %s ready: docker compose exec driver driver --help", os.environ.get("DRIVER_ID", "?"))
+    driver_id = load(DriverSettings).driver_id or "?"
+    log.info("driver %s ready: docker compose exec driver driver --help", driver_id)
     keep_alive(stop=stop)
     log.info("driver stopped")
     return EXIT_OK
