@@ -1,5 +1,5 @@
 #!/bin/sh
-# The build stage of every service image (services/*/Dockerfile), in one place:
+# The build stage of every service image (services/Dockerfile), in one place:
 #   build-venv.sh requirements FILE…  /opt/venv with the service's requirements, at the
 #                                     versions of /tmp/constraints.txt (the repository's)
 #   build-venv.sh finish LIB_DIR      + the shared package, then only what runs is kept
