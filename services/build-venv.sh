@@ -10,6 +10,9 @@ venv=/opt/venv
 case "$1" in
   requirements)
     shift
+    for file in "$@"; do
+      [ -f "$file" ] || { echo "no requirements at $file: SERVICE names a folder under services/" >&2; exit 2; }
+    done
     python -m venv "$venv"
     for file in "$@"; do set -- "$@" -r "$file"; shift; done
     "$venv/bin/pip" install -c /tmp/constraints.txt "$@"
