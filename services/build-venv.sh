@@ -1,5 +1,5 @@
 #!/bin/sh
-# The build stage of every service image (services/*/Dockerfile), in one place:
+# The build stage of every service image (services/Dockerfile), in one place:
 #   build-venv.sh requirements FILE…  /opt/venv with the service's requirements, at the
 #                                     versions of /tmp/constraints.txt (the repository's)
 #   build-venv.sh finish LIB_DIR      + the shared package, then only what runs is kept
@@ -10,6 +10,9 @@ venv=/opt/venv
 case "$1" in
   requirements)
     shift
+    for file in "$@"; do
+      [ -f "$file" ] || { echo "no requirements at $file: SERVICE names a folder under services/" >&2; exit 2; }
+    done
     python -m venv "$venv"
     for file in "$@"; do set -- "$@" -r "$file"; shift; done
     "$venv/bin/pip" install -c /tmp/constraints.txt "$@"

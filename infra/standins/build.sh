@@ -5,7 +5,7 @@
 # env file is empty. Where no container registry is reachable it builds
 # stand-ins with the same interface (environment variables, ports, init
 # scripts, health commands) from Debian packages and Maven Central, and points
-# compose at them. The services' own Dockerfiles are the same either way.
+# compose at them. The services' Dockerfile (services/Dockerfile) is the same either way.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -1,0 +1,150 @@
+"""Every service image comes from one Dockerfile, services/Dockerfile: the build argument
+SERVICE names the service, whose requirements make the venv and whose stage of that name
+finishes the image. Every compose file that builds a service builds it so, and every
+service package under services/ goes into an image built that way."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+COMPOSE_FILES = sorted((ROOT / "infra").glob("*.yml"))
+SHARED_STAGES = {"requirements", "build", "service"}
+KEY = re.compile(r"^([\w.-]+|<<):(?:\s+(.*))?$")
+
+
+def yaml_mappings(text: str) -> dict[str, Any]:
+    """The block mappings of a compose file as nested dicts of plain strings, with their
+    anchors, aliases and merge keys (`<<: *anchor`): enough for its services' `image`,
+    `build` and `extends`. Sequences and block scalars are left out, with what they hold."""
+    root: dict[str, Any] = {}
+    anchors: dict[str, dict[str, Any]] = {}
+    open_maps: list[tuple[int, dict[str, Any]]] = [(-1, root)]
+    skip_below: int | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if not stripped or stripped.startswith("#") or (skip_below is not None and indent > skip_below):
+            continue
+        skip_below = None
+        while open_maps[-1][0] >= indent:
+            open_maps.pop()
+        key = KEY.match(stripped)
+        if key is None:
+            skip_below = indent
+            continue
+        mapping = open_maps[-1][1]
+        value = (key[2] or "").split(" #")[0].strip()
+        if key[1] == "<<":
+            mapping.update(anchors[value.removeprefix("*")])
+        elif value.startswith("*"):
+            mapping[key[1]] = anchors[value.removeprefix("*")]
+        elif value and not value.startswith("&"):
+            mapping[key[1]] = value.strip("\"'")
+            if value[0] in "|>":
+                skip_below = indent
+        else:
+            child: dict[str, Any] = {}
+            mapping[key[1]] = child
+            open_maps.append((indent, child))
+            if value:
+                anchors[value.removeprefix("&")] = child
+    return root
+
+
+def compose_services(path: Path) -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = yaml_mappings(path.read_text()).get("services", {})
+    return services
+
+
+def builds(path: Path) -> dict[str, dict[str, Any]]:
+    """The services of a compose file that build their image, with what they extend."""
+    found = {}
+    for name, service in compose_services(path).items():
+        extends = service.get("extends")
+        if isinstance(extends, dict) and "build" not in service:
+            service = {**compose_services(path.parent / extends["file"])[extends["service"]], **service}
+        if "build" in service:
+            found[name] = service
+    return found
+
+
+def stages() -> dict[str, list[str]]:
+    """Each stage of services/Dockerfile (the last, unnamed, as "") -> its instructions."""
+    found: dict[str, list[str]] = {}
+    instructions: list[str] = []
+    for line in DOCKERFILE.read_text().replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.split()
+        if words[0].upper() == "FROM":
+            name = words[3] if len(words) == 4 and words[2].upper() == "AS" else ""
+            instructions = found.setdefault(name, [])
+        instructions.append(line)
+    return found
+
+
+def service_stages() -> dict[str, list[str]]:
+    return {name: lines for name, lines in stages().items() if name and name not in SHARED_STAGES}
+
+
+def built_services() -> set[str]:
+    """Every SERVICE a compose file builds."""
+    return {
+        service["build"]["args"].get("SERVICE") for path in COMPOSE_FILES for service in builds(path).values()
+    }
+
+
+def test_the_only_dockerfile_under_services_is_the_template() -> None:
+    found = [path for path in (ROOT / "services").rglob("*") if "dockerfile" in path.name.lower()]
+    assert found == [DOCKERFILE]
+
+
+@pytest.mark.parametrize("path", [path for path in COMPOSE_FILES if builds(path)], ids=lambda path: path.name)
+def test_a_compose_file_builds_each_service_from_the_template(path: Path) -> None:
+    for name, service in builds(path).items():
+        build = service["build"]
+        assert (path.parent / build["context"]).resolve() == ROOT, f"{name}: context"
+        assert build["dockerfile"] == "services/Dockerfile", f"{name}: dockerfile"
+        assert build["args"].get("PYTHON_IMAGE") == "${PYTHON_IMAGE:-python:3.11-slim}", f"{name}: base"
+        target = build["args"].get("SERVICE")
+        assert target in service_stages(), f"{name}: SERVICE={target} is no stage of services/Dockerfile"
+        assert service["image"] == f"evcharging/{target}", f"{name}: image"
+
+
+def test_every_service_package_goes_into_an_image_that_compose_builds() -> None:
+    packages = {
+        str(init.parent.relative_to(ROOT))
+        for init in ROOT.glob("services/*/*/__init__.py")
+        if init.parent.name != "tests"
+    }
+    copied = {
+        line.split()[1]
+        for name, lines in service_stages().items()
+        if name in built_services()
+        for line in lines
+        if line.startswith("COPY services/")
+    }
+    assert packages - copied == set()
+
+
+@pytest.mark.parametrize("name", sorted(service_stages()))
+def test_a_service_stage_is_built_copies_its_package_and_says_how_it_runs(name: str) -> None:
+    lines = service_stages()[name]
+    assert lines[0] == f"FROM service AS {name}"
+    assert name in built_services(), f"no compose file builds {name}"
+    package = name.replace("-", "_")
+    assert f"COPY services/{name}/{package} {package}" in lines
+    assert any(line.startswith("HEALTHCHECK ") for line in lines)
+    assert any(line.startswith("CMD ") for line in lines)
+
+
+def test_the_image_is_the_stage_service_names_run_by_an_unprivileged_user() -> None:
+    assert stages()[""] == ["FROM ${SERVICE}", "USER app"]
+    assert "RUN useradd --system --uid 10001 --create-home app" in stages()["service"]
