@@ -59,6 +59,7 @@ from typing import Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from evcharging.central_tls import CentralTls, TlsSetupError, explain_no_answer, explain_tls_failure
+from evcharging.config import HostPort
 from evcharging.framed import FramedConnection, PeerClosed
 from evcharging.framing import FramingError
 from evcharging.messages import EngineHealth
@@ -546,7 +547,8 @@ def _probe(health: HealthProbe) -> EngineHealth:
 def _split_address(address: str | tuple[str, int]) -> tuple[str, int]:
     if isinstance(address, tuple):
         return address
-    host, separator, port = address.rpartition(":")
-    if not separator or not port.isdigit():
-        raise ValueError(f"central-auth address {address!r} is not HOST:PORT")
-    return host, int(port)
+    try:
+        host, port = HostPort.parse(address)
+    except ValueError:
+        raise ValueError(f"central-auth address {address!r} is not HOST:PORT") from None
+    return host, port

@@ -39,7 +39,9 @@ from tenacity import (
     stop_when_event_set,
 )
 from tenacity.stop import stop_base
-from tenacity.wait import wait_base, wait_exponential_jitter
+from tenacity.wait import wait_base
+
+from evcharging.retry import backoff_wait, pause_until
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,8 +106,8 @@ def worth_retrying(error: BaseException, still_connected: Callable[[], bool]) ->
 
 
 def backoff() -> wait_base:
-    """The waits between tries: exponential, jittered, capped."""
-    return wait_exponential_jitter(multiplier=FIRST_WAIT, max=LONGEST_WAIT, jitter=0.2)
+    """The waits between tries: the project's one backoff (evcharging.retry)."""
+    return backoff_wait(FIRST_WAIT, LONGEST_WAIT, jitter=0.2)
 
 
 def until_it_works(
@@ -118,16 +120,12 @@ def until_it_works(
     set (it also cuts the current wait short). Any other exception is raised at once.
     """
     stopping = closing or threading.Event()
-
-    def pause(seconds: float) -> None:
-        stopping.wait(seconds)
-
     deadline: stop_base = stop_never if give_up_after is None else stop_before_delay(give_up_after)
     retrying = Retrying(
         retry=retry_if_exception_type(Transient),
         wait=backoff(),
         stop=deadline | stop_when_event_set(stopping),
-        sleep=pause,
+        sleep=pause_until(stopping),
         before_sleep=_say_retry,
         retry_error_callback=_give_up,
     )

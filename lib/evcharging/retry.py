@@ -13,6 +13,9 @@ a central-auth restart).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from tenacity.wait import wait_base, wait_exponential_jitter
 
 
@@ -23,3 +26,13 @@ def backoff_wait(initial: float, maximum: float, jitter: float) -> wait_base:
             f"a backoff needs 0 < initial <= maximum and jitter >= 0: {initial}, {maximum}, {jitter}"
         )
     return wait_exponential_jitter(multiplier=initial, max=maximum, jitter=jitter)
+
+
+def pause_until(stop: threading.Event) -> Callable[[float], None]:
+    """A tenacity `sleep` for a thread: the pause ends early once `stop` is set (the
+    service is stopping), so a retrying thread never holds up a shutdown."""
+
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return pause

@@ -5,60 +5,37 @@ service package under services/ goes into an image built that way."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "services" / "Dockerfile"
 COMPOSE_FILES = sorted((ROOT / "infra").glob("*.yml"))
 SHARED_STAGES = {"requirements", "build", "service"}
-KEY = re.compile(r"^([\w.-]+|<<):(?:\s+(.*))?$")
 
 
-def yaml_mappings(text: str) -> dict[str, Any]:
-    """The block mappings of a compose file as nested dicts of plain strings, with their
-    anchors, aliases and merge keys (`<<: *anchor`): enough for its services' `image`,
-    `build` and `extends`. Sequences and block scalars are left out, with what they hold."""
-    root: dict[str, Any] = {}
-    anchors: dict[str, dict[str, Any]] = {}
-    open_maps: list[tuple[int, dict[str, Any]]] = [(-1, root)]
-    skip_below: int | None = None
-    for line in text.splitlines():
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if not stripped or stripped.startswith("#") or (skip_below is not None and indent > skip_below):
-            continue
-        skip_below = None
-        while open_maps[-1][0] >= indent:
-            open_maps.pop()
-        key = KEY.match(stripped)
-        if key is None:
-            skip_below = indent
-            continue
-        mapping = open_maps[-1][1]
-        value = (key[2] or "").split(" #")[0].strip()
-        if key[1] == "<<":
-            mapping.update(anchors[value.removeprefix("*")])
-        elif value.startswith("*"):
-            mapping[key[1]] = anchors[value.removeprefix("*")]
-        elif value and not value.startswith("&"):
-            mapping[key[1]] = value.strip("\"'")
-            if value[0] in "|>":
-                skip_below = indent
-        else:
-            child: dict[str, Any] = {}
-            mapping[key[1]] = child
-            open_maps.append((indent, child))
-            if value:
-                anchors[value.removeprefix("&")] = child
-    return root
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose writes it: its own tags (`!override`, `!reset`) read as the value they tag."""
+
+
+def _tagged(loader: ComposeLoader, _tag: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+ComposeLoader.add_multi_constructor("!", _tagged)
 
 
 def compose_services(path: Path) -> dict[str, dict[str, Any]]:
-    services: dict[str, dict[str, Any]] = yaml_mappings(path.read_text()).get("services", {})
+    """A compose file's services, anchors and merge keys resolved (PyYAML)."""
+    document = yaml.load(path.read_text(), ComposeLoader)  # noqa: S506 (a SafeLoader, plus Compose's tags)
+    services: dict[str, dict[str, Any]] = document.get("services", {})
     return services
 
 

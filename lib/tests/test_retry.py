@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from evcharging.retry import backoff_wait
+from evcharging.retry import backoff_wait, pause_until
 
 
 class Down(Exception):
@@ -47,3 +50,17 @@ def test_the_jitter_adds_at_most_its_amount_and_never_passes_the_maximum() -> No
 def test_a_backoff_that_makes_no_sense_is_refused(initial: float, maximum: float, jitter: float) -> None:
     with pytest.raises(ValueError, match="backoff"):
         backoff_wait(initial=initial, maximum=maximum, jitter=jitter)
+
+
+def test_a_pause_ends_early_once_the_stop_is_set() -> None:
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    pause_until(stop)(30.0)
+    assert time.monotonic() - started < 5.0
+
+
+def test_a_pause_lasts_its_time_while_nothing_stops_it() -> None:
+    started = time.monotonic()
+    pause_until(threading.Event())(0.05)
+    assert time.monotonic() - started >= 0.05

@@ -17,6 +17,7 @@ from collections import deque
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaException
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_when_event_set
 
 from cp_engine import charging
 from cp_engine.charging import Engine, Step
@@ -26,6 +27,7 @@ from evcharging import messages as m
 from evcharging.health import beat
 from evcharging.kafka import ContractProducer
 from evcharging.kafka_security import current_problem
+from evcharging.retry import backoff_wait, pause_until
 from evcharging.topics import SUPPLY_ENDED, SUPPLY_REQUESTS, TELEMETRY, Topic
 
 log = logging.getLogger("cp-engine")
@@ -166,15 +168,24 @@ class EngineRuntime:
         A broker that has just started answers "not coordinator" (or times out) for a
         while; without retrying, the thread died and the CP never saw a command again.
         """
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                return CommandFeed(self.settings.kafka_bootstrap, cp_id, self._producer)
-            except KafkaException as error:
-                log.warning("%s: cannot follow commands yet (%s); retrying in %.1f s", cp_id, error, delay)
-                stop.wait(delay)
-                delay = min(delay * 2, 5.0)
-        return None
+
+        def say_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            pause = state.next_action.sleep if state.next_action else 0.0
+            log.warning("%s: cannot follow commands yet (%s); retrying in %.1f s", cp_id, error, pause)
+
+        if stop.is_set():
+            return None
+        retrying = Retrying(
+            retry=retry_if_exception_type(KafkaException),
+            wait=backoff_wait(initial=0.5, maximum=5.0, jitter=0.5),
+            stop=stop_when_event_set(stop),
+            sleep=pause_until(stop),
+            before_sleep=say_retry,
+            retry_error_callback=lambda _state: None,
+        )
+        feed: CommandFeed | None = retrying(CommandFeed, self.settings.kafka_bootstrap, cp_id, self._producer)
+        return feed
 
     async def _on_command_async(self, command: m.Message) -> None:
         self.on_command(command)
