@@ -14,7 +14,9 @@ as keyword overrides.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, NamedTuple, TypeVar
@@ -111,10 +113,31 @@ def is_host_port(text: str) -> bool:
     return True
 
 
+_GIVEN_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("given_environment", default=None)
+"""The variables `load` was given in place of the process's (make doctor's, a test's)."""
+
+
+@contextmanager
+def _reading(environ: Mapping[str, str] | None) -> Iterator[None]:
+    """Settings built meanwhile, nested groups too, read `environ` if given."""
+    token = _GIVEN_ENVIRONMENT.set(environ)
+    try:
+        yield
+    finally:
+        _GIVEN_ENVIRONMENT.reset(token)
+
+
 class _DeclaredVariables(EnvSettingsSource):
     """The environment, read only for fields that name their variable: a field without
     one (a nested group, something only a command line sets) is never taken from a
-    variable that happens to share its name."""
+    variable that happens to share its name. It is the process's, or the mapping that
+    `load` was given."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        given = _GIVEN_ENVIRONMENT.get()
+        if given is not None:
+            self.env_vars = {name: value for name, value in given.items() if value != ""}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         variable = field.validation_alias
@@ -168,13 +191,22 @@ def variable(
 S = TypeVar("S", bound=ServiceSettings)
 
 
-def load(settings_class: type[S], **overrides: Any) -> S:
-    """The settings from the environment, `overrides` (a command line's) on top; a bad or
-    missing value stops the service with one line naming the variable."""
+def load(settings_class: type[S], /, environ: Mapping[str, str] | None = None, **overrides: Any) -> S:
+    """The settings from the environment (or from `environ`, variables given as a mapping),
+    `overrides` (a command line's) on top; a bad or missing value stops the service with
+    one line naming the variable."""
     try:
-        return settings_class(**overrides)
+        with _reading(environ):
+            return settings_class(**overrides)
     except ValidationError as error:
         raise SystemExit(configuration_error(settings_class, error)) from None
+
+
+def is_set(settings_class: type[ServiceSettings], field_name: str) -> bool:
+    """Whether the variable of `field_name` is set (and not empty) where `load` reads: for
+    a group of settings that a service goes without when a variable of it is unset."""
+    variable_name = settings_class.model_fields[field_name].validation_alias
+    return isinstance(variable_name, str) and variable_name in _DeclaredVariables(settings_class).env_vars
 
 
 def configuration_error(settings_class: type[ServiceSettings], error: ValidationError) -> str:

@@ -13,7 +13,7 @@ from central_web.settings import WebSettings
 from cp_engine import settings as engine
 from cp_monitor import settings as monitor
 from driver.settings import DriverSettings
-from evcharging.config import DatabaseSettings, HostPort, is_host_port, load
+from evcharging.config import DatabaseSettings, HostPort, is_host_port, is_set, load
 
 REQUIRED = {
     "DB_PASSWORD": "a database password",
@@ -183,3 +183,22 @@ def test_the_seeds_database_address_keeps_the_rest(environment: pytest.MonkeyPat
         "evcharging",
         "a database password",
     )
+
+
+def test_variables_given_as_a_mapping_replace_the_environment(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DB_HOST", "from-the-process")
+    given = load(DatabaseSettings, {"DB_PASSWORD": "given", "DB_HOST": ""})
+    assert (given.host, given.password) == ("mariadb", "given")
+    assert load(DatabaseSettings).host == "from-the-process"
+    assert stop_line(lambda: load(DatabaseSettings, {"DB_PORT": "x", "DB_PASSWORD": "p"})).startswith(
+        "configuration error: DB_PORT='x'"
+    )
+
+
+def test_central_web_has_a_database_only_when_its_password_is_set(environment: pytest.MonkeyPatch) -> None:
+    assert is_set(DatabaseSettings, "password")
+    assert load(WebSettings).database is not None
+    environment.setenv("DB_PASSWORD", "")
+    assert not is_set(DatabaseSettings, "password")
+    assert load(WebSettings).database is None
+    assert load(WebSettings, {**REQUIRED, "DB_PASSWORD": ""}).database is None

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import Field
 
 from evcharging.config import (
@@ -14,6 +12,7 @@ from evcharging.config import (
     Flag,
     Seconds,
     ServiceSettings,
+    is_set,
     variable,
 )
 
@@ -21,7 +20,7 @@ from evcharging.config import (
 def _database_when_its_password_is_set() -> DatabaseSettings | None:
     """Without DB_PASSWORD the page runs on Kafka alone: CPs never seen on the status
     topic are then unknown to it, and the controls cannot look a CP up."""
-    return DatabaseSettings() if os.environ.get("DB_PASSWORD") else None
+    return DatabaseSettings() if is_set(DatabaseSettings, "password") else None
 
 
 class WebSettings(ServiceSettings):
