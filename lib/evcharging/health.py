@@ -12,14 +12,33 @@ that something is.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 from pathlib import Path
 
-DEFAULT_PATH = Path(os.environ.get("HEALTH_FILE", "/tmp/evcharging-alive"))  # noqa: S108 - per-container file
-PROBLEM_PATH = Path(os.environ.get("HEALTH_PROBLEM_FILE", "/tmp/evcharging-problem"))  # noqa: S108
+from evcharging.config import ServiceSettings, load, variable
+
+
+class HealthSettings(ServiceSettings):
+    """Where every service keeps its liveness and problem files: in /tmp, one container
+    each; a test or a hand-run process that shares a machine names files of its own."""
+
+    alive_file: Path = variable(
+        "HEALTH_FILE",
+        "the liveness file the main loop touches and the health check reads",
+        Path("/tmp/evcharging-alive"),  # noqa: S108 - a per-container file
+    )
+    problem_file: Path = variable(
+        "HEALTH_PROBLEM_FILE",
+        "the file holding why the service cannot work, which the health check prints",
+        Path("/tmp/evcharging-problem"),  # noqa: S108
+    )
+
+
+_FILES = load(HealthSettings)
+DEFAULT_PATH = _FILES.alive_file
+PROBLEM_PATH = _FILES.problem_file
 
 
 def report_problem(text: str, path: Path | None = None) -> None:

@@ -12,7 +12,6 @@ about 0.3 s. What `Worker` below changes is the pause after that.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Any
 
@@ -26,6 +25,7 @@ from central_stream.sink import KafkaSink
 from central_stream.store import Store
 from evcharging import db
 from evcharging.config import DatabaseSettings, load
+from evcharging.logs import LogSettings
 
 LOG_FORMAT = "%(asctime)s central-stream %(levelname)s %(name)s: %(message)s"
 
@@ -65,9 +65,9 @@ def build(settings: StreamSettings, database: DatabaseSettings) -> tuple[faust.A
 def main() -> None:
     settings = load(StreamSettings)
     database = load(DatabaseSettings)
+    level = load(LogSettings).level
     db.await_access(database)
     app, _ = build(settings, database)
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
     logging_config = {
         "version": 1,
         "disable_existing_loggers": False,
