@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import socket
 import ssl
@@ -22,11 +21,13 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from confluent_kafka import KafkaError
+from pydantic import BeforeValidator, model_validator
 
 from evcharging import acl, health
+from evcharging.config import Expects, ServiceSettings, load, variable
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,77 @@ PROTOCOLS = ("PLAINTEXT", "SASL_SSL")
 
 RECOVERY_CHECK_MS = 5000
 """How often a client with a sign-in problem looks whether it got in meanwhile."""
+
+
+Protocol = Annotated[
+    str,
+    BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+    Expects("one of `PLAINTEXT`, `SASL_SSL`, in any case"),
+]
+"""Checked with the other variables (KafkaSecuritySettings), so that a protocol the
+broker does not offer gets its own sentence."""
+
+
+class KafkaSecuritySettings(ServiceSettings):
+    """How every Kafka client of a service signs in (evcharging.kafka): a setting that
+    cannot work stops the service with a sentence that says what to set, before any
+    client tries the broker."""
+
+    protocol: Protocol = variable(
+        "KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT inside the central's compose network, SASL_SSL from other hosts (security.md)",
+        "PLAINTEXT",
+    )
+    username: str | None = variable(
+        "KAFKA_SASL_USERNAME", "with SASL_SSL: the Kafka user of this host's role (evcharging.acl)", None
+    )
+    password: str | None = variable(
+        "KAFKA_SASL_PASSWORD",
+        "with SASL_SSL: that user's password, from the central's .env",
+        None,
+        secret=True,
+    )
+    ca_file: Path | None = variable(
+        "KAFKA_CA_FILE",
+        "with SASL_SSL: the central's pki/ca.crt copied to this host; unset, the CAs trusted here",
+        None,
+    )
+
+    @model_validator(mode="after")
+    def _can_work(self) -> KafkaSecuritySettings:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.protocol} is not offered by the central's "
+                "Kafka: use PLAINTEXT inside its network, SASL_SSL from other hosts"
+            )
+        if self.protocol == "PLAINTEXT":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_USERNAME", self.username),
+                ("KAFKA_SASL_PASSWORD", self.password),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {' and '.join(missing)} "
+                "(the Kafka user of this host's role and its password, from the central's .env)"
+            )
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(
+                f"KAFKA_CA_FILE={self.ca_file} is not a file: copy the central's "
+                "pki/ca.crt to this host and name it there"
+            )
+        return self
+
+    def security(self) -> KafkaSecurity:
+        """What a client signs in with: nothing but the protocol for PLAINTEXT."""
+        if self.protocol == "PLAINTEXT":
+            return KafkaSecurity()
+        ca_file = None if self.ca_file is None else str(self.ca_file)
+        return KafkaSecurity(self.protocol, self.username, self.password, ca_file)
 
 
 @dataclass(frozen=True)
@@ -49,30 +121,9 @@ class KafkaSecurity:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KafkaSecurity:
-        """KAFKA_SECURITY_PROTOCOL (default PLAINTEXT); for SASL_SSL also KAFKA_SASL_USERNAME,
-        KAFKA_SASL_PASSWORD and KAFKA_CA_FILE (the central's ca.crt)."""
-        env = os.environ if environ is None else environ
-        protocol = (env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").strip().upper()
-        if protocol not in PROTOCOLS:
-            raise SystemExit(
-                f"configuration error: KAFKA_SECURITY_PROTOCOL={protocol} is not offered by the central's "
-                "Kafka: use PLAINTEXT inside its network, SASL_SSL from other hosts"
-            )
-        if protocol == "PLAINTEXT":
-            return cls()
-        missing = [name for name in ("KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD") if not env.get(name)]
-        if missing:
-            raise SystemExit(
-                f"configuration error: KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {' and '.join(missing)} "
-                "(the Kafka user of this host's role and its password, from the central's .env)"
-            )
-        ca_file = env.get("KAFKA_CA_FILE") or None
-        if ca_file is not None and not Path(ca_file).is_file():
-            raise SystemExit(
-                f"configuration error: KAFKA_CA_FILE={ca_file} is not a file: copy the central's "
-                "pki/ca.crt to this host and name it there"
-            )
-        return cls(protocol, env["KAFKA_SASL_USERNAME"], env["KAFKA_SASL_PASSWORD"], ca_file)
+        """The security KafkaSecuritySettings reads from the environment, or from `environ`
+        (variables given as a mapping); one that cannot work stops the service."""
+        return load(KafkaSecuritySettings, environ).security()
 
     def config(self) -> dict[str, Any]:
         """The librdkafka properties for this security."""

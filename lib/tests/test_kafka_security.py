@@ -16,7 +16,8 @@ from confluent_kafka import KafkaError
 
 from evcharging import health, kafka
 from evcharging import kafka_security as k
-from evcharging.kafka_security import ClientWatch, KafkaSecurity
+from evcharging.config import load
+from evcharging.kafka_security import ClientWatch, KafkaSecurity, KafkaSecuritySettings
 
 SITE = KafkaSecurity("SASL_SSL", "site", "secret", "/etc/evcharging/ca.crt")
 PLAIN = KafkaSecurity()
@@ -127,6 +128,35 @@ def test_sasl_ssl_with_scram_and_the_project_ca(tmp_path: Path) -> None:
 def test_a_setting_that_cannot_work_stops_the_service_naming_it(environ: dict[str, str], named: str) -> None:
     with pytest.raises(SystemExit, match=named):
         KafkaSecurity.from_env(environ)
+
+
+def test_each_setting_that_cannot_work_is_one_sentence_saying_what_to_set() -> None:
+    def stop_line(environ: dict[str, str]) -> str:
+        with pytest.raises(SystemExit) as stopped:
+            KafkaSecurity.from_env(environ)
+        return str(stopped.value.code)
+
+    assert stop_line({"KAFKA_SECURITY_PROTOCOL": " ssl"}) == (
+        "configuration error: KAFKA_SECURITY_PROTOCOL=SSL is not offered by the central's Kafka: "
+        "use PLAINTEXT inside its network, SASL_SSL from other hosts"
+    )
+    assert stop_line({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": ""}) == (
+        "configuration error: KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME and "
+        "KAFKA_SASL_PASSWORD (the Kafka user of this host's role and its password, from the central's .env)"
+    )
+
+
+def test_plaintext_ignores_the_sasl_variables_and_the_process_environment_is_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert KafkaSecurity.from_env({"KAFKA_SASL_USERNAME": "site", "KAFKA_CA_FILE": "/nowhere"}) == PLAIN
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "site")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "the password")
+    monkeypatch.delenv("KAFKA_CA_FILE", raising=False)
+    settings = load(KafkaSecuritySettings)
+    assert "the password" not in repr(settings)
+    assert settings.security() == KafkaSecurity("SASL_SSL", "site", "the password")
 
 
 def test_every_client_config_carries_the_security_and_the_watch(monkeypatch: pytest.MonkeyPatch) -> None:
