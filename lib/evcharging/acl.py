@@ -18,7 +18,8 @@ So a site cannot authorise a supply, bill a driver or command another CP, and a 
 cannot pretend to be a charging point. READ and WRITE imply DESCRIBE in Kafka's
 authorizer, which is all the metadata and offset look-ups these clients make, and WRITE
 on a topic is what an idempotent producer's id needs (KIP-679), so nothing else is
-granted. Pure data: create_topics applies it (evcharging.kafka_admin.apply_acls).
+granted. Pure data: create_topics applies it (evcharging.kafka_admin.apply_acls), with
+the passwords of RolePasswords.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from evcharging import topics as t
+from evcharging.config import ServiceSettings, variable
 from evcharging.topics import Topic
 
 Operation = Literal["READ", "WRITE", "DESCRIBE"]
@@ -137,3 +139,26 @@ def may_write(user: str, topic: Topic) -> bool:
 def may_read(user: str, topic: Topic, group: str) -> bool:
     """Read `topic` committing offsets in `group` (Kafka checks both)."""
     return allowed(user, "READ", "TOPIC", topic.name) and allowed(user, "READ", "GROUP", group)
+
+
+class RolePasswords(ServiceSettings):
+    """Each role's SCRAM password, from the central's .env: kafka-setup sets them on the
+    broker, `make doctor` signs in with them. Unset, a role keeps the credential it had."""
+
+    central: str | None = variable(
+        CENTRAL.password_variable,
+        "the password of Kafka user `central`, for " + CENTRAL.runs,
+        None,
+        secret=True,
+    )
+    site: str | None = variable(
+        SITE.password_variable, "the password of Kafka user `site`, for " + SITE.runs, None, secret=True
+    )
+    driver: str | None = variable(
+        DRIVER.password_variable, "the password of Kafka user `driver`, for " + DRIVER.runs, None, secret=True
+    )
+
+    def of(self, role: Role) -> str:
+        """`role`'s password; empty when unset."""
+        password: str | None = getattr(self, role.user)
+        return password or ""

@@ -5,13 +5,12 @@ Run at each stack start-up (the `kafka-setup` service of infra/compose.yml), as 
 super user (the compose network's listener); running it again changes nothing but
 the users' salts, so a password changed in .env takes effect at the next start.
 
-Each role's password comes from its variable (KAFKA_SITE_PASSWORD…, evcharging.acl);
+Each role's password comes from its variable (KAFKA_SITE_PASSWORD…, acl.RolePasswords);
 a role whose variable is unset or empty keeps the credential it had, or has none.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from confluent_kafka.admin import AdminClient
@@ -26,10 +25,11 @@ from evcharging.logs import setup
 def main(argv: list[str]) -> int:
     log = setup("kafka-setup")
     bootstrap = argv[1] if len(argv) > 1 else load(KafkaSettings).bootstrap
+    role_passwords = load(acl.RolePasswords)
     admin = AdminClient(client_config(bootstrap))
     created = create_topics(admin, replication=load(TopicSettings).replication)
     log.info("topics created: %s", ", ".join(created) or "none, all exist")
-    passwords = {role.user: os.environ.get(role.password_variable, "") for role in acl.ROLES}
+    passwords = {role.user: role_passwords.of(role) for role in acl.ROLES}
     for role in acl.ROLES:
         if not passwords[role.user]:
             log.warning(

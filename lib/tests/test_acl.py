@@ -6,6 +6,7 @@ import pytest
 
 from evcharging import acl
 from evcharging import topics as t
+from evcharging.config import load
 from evcharging.topics import Topic
 
 CP_GROUP = "cp-engine-CP-A001"
@@ -120,3 +121,14 @@ def test_every_role_has_its_own_password_variable() -> None:
         "KAFKA_SITE_PASSWORD",
         "KAFKA_DRIVER_PASSWORD",
     ]
+
+
+def test_each_role_has_its_password_variable_declared_once() -> None:
+    variables = {name: field.validation_alias for name, field in acl.RolePasswords.model_fields.items()}
+    assert variables == {role.user: role.password_variable for role in acl.ROLES}
+
+
+def test_an_unset_password_is_empty_and_never_shown() -> None:
+    passwords = load(acl.RolePasswords, {"KAFKA_SITE_PASSWORD": "site secret", "KAFKA_DRIVER_PASSWORD": ""})
+    assert [passwords.of(role) for role in acl.ROLES] == ["", "site secret", ""]
+    assert "site secret" not in repr(passwords)
