@@ -8,16 +8,13 @@ group it uses, which the broker reports without anything being written). A link 
 lower layer failed is not tried further: its first problem is the one to fix.
 
 It runs in the role's own image, with the host's network (scripts/doctor.sh), so it
-sees the central exactly as the services of this machine do. Settings, from .env:
-ROLE (all, central, site, driver), CENTRAL_HOST, the brokers (a kit's KAFKA_BROKERS, or
-on the central KAFKA_EXTERNAL_PORT, and _2, _3 when KAFKA_NODES=3), AUTH_TLS_PORT or
-AUTH_TLS_HOST_PORT, the role's KAFKA_*_PASSWORD (the central checks all three), and the
-project CA at CA_FILE.
+sees the central exactly as the services of this machine do. Its settings come from
+.env (DoctorSettings, listed in docs/configuration.md): the role, where the central and
+its brokers are, the role's Kafka passwords (the central checks all three) and the CA.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import sys
@@ -27,12 +24,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient
+from pydantic import BeforeValidator, Field
+from pydantic_settings import NoDecode
 
 from evcharging import acl
 from evcharging.central_tls import CentralTls, TlsSetupError, explain_tls_failure
+from evcharging.config import Expects, HostPort, Port, ServiceSettings, load, variable
 from evcharging.kafka_security import Failure, KafkaSecurity, check_certificate, classify, sentence
 
 TIMEOUT = 5.0
@@ -41,6 +42,66 @@ TIMEOUT = 5.0
 
 class Problem(Exception):
     """What is wrong with a link, in one sentence that says how to fix it."""
+
+
+def _addresses(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(HostPort.parse(address.strip()) for address in value.split(","))
+    return value
+
+
+Brokers = Annotated[
+    tuple[HostPort, ...],
+    NoDecode,
+    BeforeValidator(_addresses),
+    Expects("HOST:PORT, or a comma-separated list"),
+]
+
+
+class DoctorSettings(ServiceSettings):
+    """What `make doctor` reads, from .env through scripts/doctor.sh: this machine's role,
+    where the central is and what it publishes."""
+
+    role: Literal["all", "central", "site", "driver"] = variable(
+        "ROLE", "this machine's part: everything, the central, a site or a driver (deploy.md)", "all"
+    )
+    central_host: str = variable(
+        "CENTRAL_HOST", "the central's address as other machines reach it", "localhost"
+    )
+    kafka_brokers: Brokers | None = variable(
+        "KAFKA_BROKERS",
+        "a kit's list of every broker's external listener; unset, the central's own ports",
+        None,
+    )
+    kafka_nodes: Literal["1", "3"] = variable(
+        "KAFKA_NODES", "the central's brokers: 1, or a 3-node cluster", "1"
+    )
+    external_port: Port = variable("KAFKA_EXTERNAL_PORT", "the first broker's external (SASL_SSL) port", 9095)
+    external_port_2: Port = variable("KAFKA_EXTERNAL_PORT_2", "the second broker's, with KAFKA_NODES=3", 9097)
+    external_port_3: Port = variable("KAFKA_EXTERNAL_PORT_3", "the third broker's, with KAFKA_NODES=3", 9099)
+    auth_tls_port: Port | None = variable(
+        "AUTH_TLS_PORT", "central-auth's TLS port as a kit names it; unset, AUTH_TLS_HOST_PORT", None
+    )
+    auth_tls_host_port: Port = variable(
+        "AUTH_TLS_HOST_PORT", "the port the central publishes central-auth's TLS listener on", 7443
+    )
+    ca_file: Path = variable(
+        "CA_FILE", "the project CA (scripts/doctor.sh mounts it there)", Path("/etc/evcharging/ca.crt")
+    )
+    web_host_port: Port = variable("WEB_HOST_PORT", "on the central: the status page's published port", 8080)
+    db_host_port: Port = variable("DB_HOST_PORT", "on the central: MariaDB's published port", 3307)
+    kafka_host_port: Port = variable(
+        "KAFKA_HOST_PORT", "on the central: the port of Kafka's listener for this machine", 9094
+    )
+    passwords: acl.RolePasswords = Field(default_factory=acl.RolePasswords)
+    """The roles' passwords; a site or a driver has only its own."""
+
+    def brokers(self) -> tuple[HostPort, ...]:
+        """Every broker's external listener: the kit's list, or the central's ports."""
+        if self.kafka_brokers is not None:
+            return self.kafka_brokers
+        ports = (self.external_port, self.external_port_2, self.external_port_3)
+        return tuple(HostPort(self.central_host, port) for port in ports[: int(self.kafka_nodes)])
 
 
 @dataclass(frozen=True)
@@ -57,22 +118,23 @@ class Settings:
     """On the central: what else it publishes on this machine (the page, MariaDB…)."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        role = env.get("ROLE") or "all"
-        users = {"site": ("site",), "driver": ("driver",)}.get(role, tuple(r.user for r in acl.ROLES))
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The plan's settings, from DoctorSettings read in the environment or in `env`."""
+        read = load(DoctorSettings, env)
+        roles = {"site": (acl.SITE,), "driver": (acl.DRIVER,)}.get(read.role, acl.ROLES)
         local = {
-            "the status page": int(env.get("WEB_HOST_PORT") or 8080),
-            "MariaDB": int(env.get("DB_HOST_PORT") or 3307),
-            "Kafka's listener for this machine": int(env.get("KAFKA_HOST_PORT") or 9094),
+            "the status page": read.web_host_port,
+            "MariaDB": read.db_host_port,
+            "Kafka's listener for this machine": read.kafka_host_port,
         }
         return cls(
-            role=role,
-            central_host=env.get("CENTRAL_HOST") or "localhost",
-            kafka_brokers=_brokers(env),
-            auth_port=int(env.get("AUTH_TLS_PORT") or env.get("AUTH_TLS_HOST_PORT") or 7443),
-            ca_file=Path(env.get("CA_FILE") or "/etc/evcharging/ca.crt"),
-            passwords={user: env.get(acl.BY_USER[user].password_variable, "") for user in users},
-            local_ports=local if role in ("all", "central") else {},
+            role=read.role,
+            central_host=read.central_host,
+            kafka_brokers=read.brokers(),
+            auth_port=read.auth_tls_port or read.auth_tls_host_port,
+            ca_file=read.ca_file,
+            passwords={role.user: read.passwords.of(role) for role in roles},
+            local_ports=local if read.role in ("all", "central") else {},
         )
 
 
@@ -91,17 +153,6 @@ class Verdict:
 
     def line(self) -> str:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.link}: {self.text}"
-
-
-def _brokers(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
-    listed = env.get("KAFKA_BROKERS")
-    if listed:
-        addresses = (address.strip().rpartition(":") for address in listed.split(","))
-        return tuple((host, int(port)) for host, _, port in addresses)
-    host = env.get("CENTRAL_HOST") or "localhost"
-    defaults = {"KAFKA_EXTERNAL_PORT": 9095, "KAFKA_EXTERNAL_PORT_2": 9097, "KAFKA_EXTERNAL_PORT_3": 9099}
-    nodes = 3 if env.get("KAFKA_NODES") == "3" else 1
-    return tuple((host, int(env.get(name) or port)) for name, port in list(defaults.items())[:nodes])
 
 
 # --- the plan: which links a role needs (pure) --------------------------------------------
@@ -301,7 +352,7 @@ def _missing_group_rights(admin: AdminClient, role: acl.Role) -> Iterator[str]:
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
-    settings = Settings.from_env(os.environ if env is None else env)
+    settings = Settings.from_env(env)
     print(f"EVCharging doctor: role {settings.role}, central {settings.central_host}")
     verdicts = [examine(link) for link in plan(settings)]
     for verdict in verdicts:

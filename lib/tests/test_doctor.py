@@ -103,3 +103,40 @@ def test_a_closed_port_is_named_with_what_to_look_at() -> None:
 def test_an_unknown_name_says_to_check_central_host() -> None:
     with pytest.raises(Problem, match="cannot be resolved here: check CENTRAL_HOST"):
         doctor.reach("no-such-host.invalid", 9095)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ROLE", "kitchen", "ROLE='kitchen': Input should be 'all', 'central', 'site' or 'driver'"),
+        (
+            "KAFKA_BROKERS",
+            "192.0.2.10:9095,192.0.2.10",
+            "KAFKA_BROKERS='192.0.2.10:9095,192.0.2.10': '192.0.2.10' is not HOST:PORT",
+        ),
+        ("AUTH_TLS_HOST_PORT", "x", "AUTH_TLS_HOST_PORT='x': Input should be a valid integer"),
+        ("KAFKA_NODES", "2", "KAFKA_NODES='2': Input should be '1' or '3'"),
+    ],
+)
+def test_a_bad_setting_stops_the_doctor_naming_it(name: str, value: str, expected: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        Settings.from_env({**ENV, name: value})
+    assert str(stopped.value.code).startswith(f"configuration error: {expected}")
+
+
+def test_a_kit_names_central_auth_by_its_own_port_and_the_passwords_stay_hidden() -> None:
+    settings = Settings.from_env({**ENV, "ROLE": "site", "AUTH_TLS_PORT": "17443"})
+    assert (settings.auth_port, dict(settings.passwords)) == (17443, {"site": "s"})
+    assert "'s'" not in repr(settings)
+
+
+def test_the_doctor_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLE", "driver")
+    monkeypatch.setenv("CENTRAL_HOST", "192.0.2.20")
+    monkeypatch.setenv("KAFKA_DRIVER_PASSWORD", "d")
+    monkeypatch.delenv("KAFKA_BROKERS", raising=False)
+    monkeypatch.delenv("KAFKA_EXTERNAL_PORT", raising=False)
+    monkeypatch.delenv("KAFKA_NODES", raising=False)
+    assert [link.name for link in doctor.plan(Settings.from_env())] == [
+        "Kafka at 192.0.2.20:9095 as 'driver'"
+    ]
