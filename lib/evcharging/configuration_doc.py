@@ -24,15 +24,23 @@ from pydantic.fields import FieldInfo
 from evcharging.config import SECRET_VARIABLES, Expects, HostPort, ServiceSettings
 
 SERVICES: dict[str, list[str]] = {
+    "every service": ["evcharging.logs:LogSettings", "evcharging.health:HealthSettings"],
+    "every Kafka client (all services but cp-monitor)": ["evcharging.kafka_security:KafkaSecuritySettings"],
     "central-auth": ["central_auth.settings:AuthSettings"],
     "central-stream": ["central_stream.settings:StreamSettings", "evcharging.config:DatabaseSettings"],
     "central-web": ["central_web.settings:WebSettings", "central_web.settings:ServerSettings"],
     "cp-engine": ["cp_engine.settings:Settings"],
     "cp-monitor": ["cp_monitor.settings:Settings"],
     "driver": ["driver.settings:DriverSettings"],
-    "kafka-setup": ["evcharging.config:KafkaSettings", "evcharging.config:TopicSettings"],
+    "kafka-setup": [
+        "evcharging.config:KafkaSettings",
+        "evcharging.config:TopicSettings",
+        "evcharging.acl:RolePasswords",
+    ],
+    "make doctor": ["evcharging.doctor:DoctorSettings"],
 }
-"""Each service, and the settings classes it reads, in the order it reads them."""
+"""Each service, and the settings classes it reads, in the order it reads them; the
+classes every service (or every Kafka client) shares come first, in sections of their own."""
 
 INTRO = """# Configuration
 
@@ -50,7 +58,8 @@ configuration error: CP_RATED_KW='abc': Input should be a valid decimal
 
 Booleans are spelt the same everywhere: `1`, `true`, `yes`, `on` or `0`, `false`, `no`,
 `off`, in any case; anything else is refused. Secrets are never shown, here or in errors.
-How a Kafka client signs in (`KAFKA_SECURITY_PROTOCOL` and the SASL variables) is in
+The first two sections are shared: each service also reads them. Why a Kafka client signs
+in as it does (`KAFKA_SECURITY_PROTOCOL` and the SASL variables) is in
 [security.md](security.md).
 """
 
@@ -142,11 +151,11 @@ def _constraints(metadata: list[Any]) -> Iterator[str]:
 def default_of(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
-    if field.validation_alias in SECRET_VARIABLES:
-        return "(secret)"
     default = field.get_default(call_default_factory=False)
     if default is None:
         return "unset"
+    if field.validation_alias in SECRET_VARIABLES:
+        return "(secret)"
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
     if default == "":

@@ -36,3 +36,22 @@ def test_nested_groups_are_listed_in_their_service() -> None:
     names = [row.variable for row in rows(settings_class("central_auth.settings:AuthSettings"))]
     assert len(names) == len(set(names))
     assert {"AUTH_PORT", "KAFKA_BOOTSTRAP", "DB_PASSWORD", "AUTH_HEARTBEAT_TIMEOUT"} <= set(names)
+
+
+def test_what_every_service_shares_has_a_section_of_its_own() -> None:
+    shared = {
+        row.variable
+        for section in ("every service", "every Kafka client (all services but cp-monitor)")
+        for location in SERVICES[section]
+        for row in rows(settings_class(location))
+    }
+    assert {"LOG_LEVEL", "HEALTH_FILE", "HEALTH_PROBLEM_FILE", "KAFKA_SECURITY_PROTOCOL"} <= shared
+
+
+def test_an_optional_secret_shows_as_unset() -> None:
+    (password,) = [
+        row
+        for row in rows(settings_class("evcharging.kafka_security:KafkaSecuritySettings"))
+        if row.variable == "KAFKA_SASL_PASSWORD"
+    ]
+    assert (password.expected, password.default) == ("text (secret)", "unset")
