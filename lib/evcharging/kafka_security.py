@@ -2,7 +2,7 @@
 external listener (docs/security.md), and one sentence for each way a sign-in fails.
 
 Every client built by evcharging.kafka reads its security from the environment
-(KafkaSecurity): PLAINTEXT inside the central's compose network, SASL_SSL with a SCRAM
+(KafkaSecuritySettings): PLAINTEXT inside the central's compose network, SASL_SSL with a SCRAM
 user from other hosts. A client that cannot sign in says why in one sentence, once,
 in its log and in the container's health (evcharging.health), while librdkafka keeps
 retrying; the health problem is cleared once it gets in (ClientWatch). `make doctor`
