@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, NamedTuple, TypeVar
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
@@ -31,6 +32,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from evcharging import health
 from evcharging.messages import Identifier
 
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
@@ -265,3 +267,20 @@ class DatabaseSettings(ServiceSettings):
         """Apply the seed's `host[:port]` form."""
         host, port = HostPort.parse(address, default_port=self.port)
         return self.model_copy(update={"host": host, "port": port})
+
+
+class HealthSettings(ServiceSettings):
+    """Where every service keeps its liveness and problem files (evcharging.health, which
+    reads them by these names without this class, to keep the health check light): in
+    /tmp, one container each; a test or a hand-run process sharing a machine names its own."""
+
+    alive_file: Path = variable(
+        health.ALIVE_VARIABLE,
+        "the liveness file the main loop touches and the health check reads",
+        health.ALIVE_DEFAULT,
+    )
+    problem_file: Path = variable(
+        health.PROBLEM_VARIABLE,
+        "the file holding why the service cannot work, which the health check prints",
+        health.PROBLEM_DEFAULT,
+    )

@@ -24,7 +24,7 @@ from pydantic.fields import FieldInfo
 from evcharging.config import SECRET_VARIABLES, Expects, HostPort, ServiceSettings
 
 SERVICES: dict[str, list[str]] = {
-    "every service": ["evcharging.logs:LogSettings", "evcharging.health:HealthSettings"],
+    "every service": ["evcharging.logs:LogSettings", "evcharging.config:HealthSettings"],
     "every Kafka client (all services but cp-monitor)": ["evcharging.kafka_security:KafkaSecuritySettings"],
     "central-auth": ["central_auth.settings:AuthSettings"],
     "central-stream": ["central_stream.settings:StreamSettings", "evcharging.config:DatabaseSettings"],

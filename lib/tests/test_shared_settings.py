@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from evcharging.config import load
-from evcharging.health import HealthSettings
+from evcharging import health
+from evcharging.config import HealthSettings, load
 from evcharging.logs import LogSettings, setup
 
 
@@ -38,3 +40,17 @@ def test_a_service_with_a_bad_log_level_stops_before_logging(monkeypatch: pytest
     monkeypatch.setenv("LOG_LEVEL", "loud")
     with pytest.raises(SystemExit, match=r"^configuration error: LOG_LEVEL='loud'"):
         setup("a-service")
+
+
+def test_the_health_check_stays_light_it_does_not_import_pydantic() -> None:
+    """Docker runs it every few seconds in every container (evcharging.health says why)."""
+    probe = "import sys, evcharging.health; print('pydantic' in sys.modules)"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"
+
+
+def test_the_health_files_are_where_health_settings_say() -> None:
+    assert (
+        load(HealthSettings).alive_file,
+        load(HealthSettings).problem_file,
+    ) == (health.DEFAULT_PATH, health.PROBLEM_PATH)
