@@ -30,6 +30,7 @@ SERVICES: dict[str, list[str]] = {
     "cp-engine": ["cp_engine.settings:Settings"],
     "cp-monitor": ["cp_monitor.settings:Settings"],
     "driver": ["driver.settings:DriverSettings"],
+    "ocpp-gateway": ["ocpp_gateway.settings:GatewaySettings"],
     "kafka-setup": ["evcharging.config:KafkaSettings", "evcharging.config:TopicSettings"],
 }
 """Each service, and the settings classes it reads, in the order it reads them."""
