@@ -15,7 +15,7 @@ KAFKA_NODES ?=
 CP_AT_SITE = $(if $(filter command line,$(origin CP)),$(CP),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test-setup secrets pki images preflight up down doctor logs ps scale tools test test-unit soak bench lint docs clean
+.PHONY: help setup test-setup secrets pki images preflight up down doctor logs ps scale tools test test-unit soak bench lint docs ocpp-charger clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -87,10 +87,14 @@ lint: $(PY) ## ruff, mypy and vulture (dead code)
 	$(PY) -m vulture
 
 # The services' settings classes, which docs/configuration.md is generated from.
-SERVICE_PATHS := services/central-auth:services/central-stream:services/central-web:services/cp-engine:services/cp-monitor:services/driver
+SERVICE_PATHS := services/central-auth:services/central-stream:services/central-web:services/cp-engine:services/cp-monitor:services/driver:services/ocpp-gateway
 docs: $(PY) ## regenerate the generated documents: docs/protocol.md and docs/configuration.md
 	$(PY) -m evcharging.protocol_doc > docs/protocol.md
 	PYTHONPATH=$(SERVICE_PATHS) $(PY) -m evcharging.configuration_doc > docs/configuration.md
+
+ocpp-charger: ## provision an OCPP charger as a CP: make ocpp-charger ID=OCPP01 LOCATION="Alicante, Muelle 3" PRICE=0.35
+	@test -n "$(ID)" -a -n "$(LOCATION)" -a -n "$(PRICE)" || { echo 'usage: make ocpp-charger ID=… LOCATION="…" PRICE=… (docs/ocpp.md)' >&2; exit 2; }
+	$(COMPOSE) exec -T central-auth python -m central_auth.chargers add "$(ID)" --location "$(LOCATION)" --price "$(PRICE)"
 
 clean: ## remove the stack, its volumes and its built images
 	$(COMPOSE) --profile tools down --remove-orphans --volumes --rmi local

@@ -197,14 +197,16 @@ def first_step(explicit_id: bool, has_credential: bool) -> Step:
     return Step.REGISTER if explicit_id else Step.CLAIM
 
 
-def step_after_refusal(explicit_id: bool, step: Step, refusal: Error) -> Step:
+def step_after_refusal(explicit_id: bool, step: Step, refusal: Error, *, may_enrol: bool = True) -> Step:
     """What to try next on the same connection after `step` was refused.
 
     Raises RetryLater for a transient refusal and AuthRefused when nothing will help.
+    A client that may not enrol (no enrolment key: a CP provisioned by the operator,
+    such as an OCPP charger) takes a forgotten CP as a refusal.
     """
     if refusal.reason in TRANSIENT:
         raise RetryLater(f"{step.value}: {refusal.reason.value}: {refusal.detail}")
-    if step is Step.AUTHENTICATE:
+    if step is Step.AUTHENTICATE and may_enrol:
         forgotten = {Reason.UNKNOWN_CP, Reason.NOT_ENROLLED}
         if explicit_id and refusal.reason in forgotten:
             return Step.REGISTER
@@ -265,8 +267,8 @@ class AuthClient:
         self,
         address: str | tuple[str, int],
         *,
-        enrolment_key: str,
-        profile: CpProfile,
+        enrolment_key: str | None,
+        profile: CpProfile | None = None,
         cp_id: str | None = None,
         credentials: CredentialStore | None = None,
         backoff: Backoff = Backoff(),
@@ -276,6 +278,10 @@ class AuthClient:
         on_problem: Callable[[str | None], None] | None = None,
     ) -> None:
         self._host, self._port = _split_address(address)
+        if enrolment_key is None and (cp_id is None or credentials is None):
+            raise ValueError("a CP without an enrolment key needs its id and its credential")
+        if enrolment_key is not None and profile is None:
+            raise ValueError("a CP that may enrol needs the profile it enrols with")
         self._enrolment_key = enrolment_key
         self._profile = profile
         self._explicit_id = cp_id is not None
@@ -448,7 +454,9 @@ class AuthClient:
 
     async def _identify(self, link: _Link, health: EngineHealth) -> _Session:
         """Run the identification plan on a fresh connection until a session opens."""
-        step = first_step(self._explicit_id, self._known_credential() is not None)
+        has_credential = self._known_credential() is not None
+        may_enrol = self._enrolment_key is not None
+        step = first_step(self._explicit_id, has_credential) if may_enrol else Step.AUTHENTICATE
         while True:
             reply = await _ask(link, self._request_for(step, health), self._request_timeout)
             match reply:
@@ -462,27 +470,30 @@ class AuthClient:
                         reply.cp_id, reply.connection_id, reply.heartbeat_interval, reply.heartbeat_timeout
                     )
                 case Error():
-                    step = step_after_refusal(self._explicit_id, step, reply)
+                    step = step_after_refusal(self._explicit_id, step, reply, may_enrol=may_enrol)
                 case _:
                     raise LinkLost(f"answered {step.value} with {type(reply).__name__}")
 
     def _request_for(self, step: Step, health: EngineHealth) -> Record:
-        profile = self._profile
         if step is Step.AUTHENTICATE:
             credential = self._known_credential()
             assert self._cp_id is not None
-            assert credential is not None
+            if credential is None:  # only a CP that may not enrol gets here without one
+                raise AuthRefused(Reason.BAD_CREDENTIAL, f"no credential for {self._cp_id}")
             return Authenticate(cp_id=self._cp_id, credential=credential, engine_health=health)
+        profile, enrolment_key = self._profile, self._enrolment_key
+        assert profile is not None
+        assert enrolment_key is not None
         if step is Step.REGISTER:
             assert self._cp_id is not None
             return Register(
-                enrolment_key=self._enrolment_key,
+                enrolment_key=enrolment_key,
                 cp_id=self._cp_id,
                 location=profile.location,
                 price_per_kwh=profile.price_per_kwh,
             )
         return Claim(
-            enrolment_key=self._enrolment_key,
+            enrolment_key=enrolment_key,
             location=profile.location,
             price_per_kwh=profile.price_per_kwh,
             engine_health=health,

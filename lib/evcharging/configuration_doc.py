@@ -25,13 +25,16 @@ from evcharging.config import SECRET_VARIABLES, Expects, HostPort, ServiceSettin
 
 SERVICES: dict[str, list[str]] = {
     "every service": ["evcharging.logs:LogSettings", "evcharging.config:HealthSettings"],
-    "every Kafka client (all services but cp-monitor)": ["evcharging.kafka_security:KafkaSecuritySettings"],
+    "every Kafka client (all services but cp-monitor and ocpp-gateway)": [
+        "evcharging.kafka_security:KafkaSecuritySettings"
+    ],
     "central-auth": ["central_auth.settings:AuthSettings"],
     "central-stream": ["central_stream.settings:StreamSettings", "evcharging.config:DatabaseSettings"],
     "central-web": ["central_web.settings:WebSettings", "central_web.settings:ServerSettings"],
     "cp-engine": ["cp_engine.settings:Settings"],
     "cp-monitor": ["cp_monitor.settings:Settings"],
     "driver": ["driver.settings:DriverSettings"],
+    "ocpp-gateway": ["ocpp_gateway.settings:GatewaySettings"],
     "kafka-setup": [
         "evcharging.config:KafkaSettings",
         "evcharging.config:TopicSettings",

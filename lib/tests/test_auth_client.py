@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from evcharging.auth_client import (
+    AuthClient,
     AuthRefused,
     FileCredentialStore,
     RetryLater,
@@ -39,6 +40,20 @@ def test_the_first_step_depends_on_what_the_cp_knows(
 def test_a_hand_run_cp_forgotten_by_the_server_registers_again() -> None:
     for reason in (Reason.UNKNOWN_CP, Reason.NOT_ENROLLED):
         assert step_after_refusal(True, Step.AUTHENTICATE, _refusal(reason)) is Step.REGISTER
+
+
+@pytest.mark.parametrize("reason", [Reason.UNKNOWN_CP, Reason.NOT_ENROLLED])
+def test_a_cp_that_may_not_enrol_forgotten_by_the_server_is_refused(reason: Reason) -> None:
+    with pytest.raises(AuthRefused) as refused:
+        step_after_refusal(True, Step.AUTHENTICATE, _refusal(reason), may_enrol=False)
+    assert refused.value.reason is reason
+
+
+def test_a_cp_without_an_enrolment_key_must_bring_its_id_and_credential() -> None:
+    with pytest.raises(ValueError, match="enrolment key"):
+        AuthClient(("127.0.0.1", 7000), enrolment_key=None, cp_id="OCPP01")
+    with pytest.raises(ValueError, match="profile"):
+        AuthClient(("127.0.0.1", 7000), enrolment_key="k" * 32)
 
 
 def test_a_replica_whose_old_id_went_elsewhere_claims_a_new_one() -> None:

@@ -41,7 +41,7 @@ def test_nested_groups_are_listed_in_their_service() -> None:
 def test_what_every_service_shares_has_a_section_of_its_own() -> None:
     shared = {
         row.variable
-        for section in ("every service", "every Kafka client (all services but cp-monitor)")
+        for section in ("every service", "every Kafka client (all services but cp-monitor and ocpp-gateway)")
         for location in SERVICES[section]
         for row in rows(settings_class(location))
     }

@@ -30,6 +30,16 @@ def new_credential() -> str:
     return secrets.token_urlsafe(32)
 
 
+CHARGER_PASSWORD_BYTES = 15
+"""An OCPP charger's credential is its HTTP Basic-authentication password, which OCPP 1.6
+caps at 20 bytes: 15 random bytes make 20 URL-safe characters, 120 bits that no
+guessing reaches either."""
+
+
+def new_charger_password() -> str:
+    return secrets.token_urlsafe(CHARGER_PASSWORD_BYTES)
+
+
 def hash_credential(credential: str, salt: bytes | None = None) -> str:
     """`scrypt$n$r$p$salt$hash`, salt and hash base64: fits charging_points.credential_hash."""
     salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt

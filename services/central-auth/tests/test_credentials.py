@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from central_auth.credentials import hash_credential, new_credential, verify_credential
+from central_auth.credentials import hash_credential, new_charger_password, new_credential, verify_credential
 
 
 def test_credentials_are_long_and_unique() -> None:
     made = {new_credential() for _ in range(100)}
     assert len(made) == 100
     assert all(len(credential) >= 43 for credential in made)
+
+
+def test_a_charger_password_fits_ocpp_16_and_verifies_like_a_credential() -> None:
+    made = {new_charger_password() for _ in range(100)}
+    assert len(made) == 100
+    assert {len(password.encode()) for password in made} == {20}  # OCPP 1.6: 16 to 20 bytes
+    password = made.pop()
+    assert verify_credential(password, hash_credential(password))
 
 
 def test_the_right_credential_verifies_and_a_wrong_one_does_not() -> None:

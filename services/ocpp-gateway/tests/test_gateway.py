@@ -1,0 +1,211 @@
+"""The gateway's handshake and OCPP conversation, over a real TLS WebSocket, with the
+`ocpp` library's charge-point side as the charger and a stand-in for central-auth
+(tests/integration/test_ocpp_gateway.py runs the real one)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, RegistrationStatus
+from websockets import InvalidStatus
+from websockets.typing import Subprotocol
+
+from evcharging.messages import EngineHealth
+from ocpp_gateway.central import Refused, Unreachable
+from ocpp_gateway.server import Gateway, charger_id_of, server_context
+from ocpp_gateway.settings import GatewaySettings
+from tests.support.ocpp_charger import charger_at
+from tests.support.pki import make_pki
+from tests.support.stack import free_port
+
+PASSWORD = "right-password-16"  # noqa: S105 - a test password
+
+
+class StandInSession:
+    """central-auth as far as the gateway sees it: PASSWORD opens the CP, "unreachable"
+    makes central-auth silent, anything else is refused."""
+
+    def __init__(self, sessions: list[StandInSession], cp_id: str, password: str) -> None:
+        self.cp_id = cp_id
+        self.password = password
+        self.health: list[EngineHealth] = []
+        self.closed = asyncio.Event()
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        sessions.append(self)
+
+    async def open(self) -> None:
+        if self.password == "unreachable":  # noqa: S105 - the stand-in's cue, not a secret
+            raise Unreachable(f"central-auth did not accept {self.cp_id} within 10 s")
+        if self.password != PASSWORD:
+            raise Refused(f"central-auth refused {self.cp_id}: wrong credential")
+
+    @property
+    def ended(self) -> asyncio.Task[None]:
+        return self._ended  # type: ignore[return-value]  # a Future is all asyncio.wait needs
+
+    @property
+    def refused(self) -> bool:
+        return self._ended.done()
+
+    def refuse_from_now_on(self) -> None:
+        self._ended.set_result(None)
+
+    def report(self, health: EngineHealth) -> None:
+        self.health.append(health)
+
+    async def close(self) -> None:
+        self.closed.set()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@contextlib.asynccontextmanager
+async def gateway(pki: Path) -> AsyncIterator[tuple[str, list[StandInSession]]]:
+    settings = GatewaySettings(port=free_port(), tls_cert=pki / "central.crt", tls_key=pki / "central.key")
+    sessions: list[StandInSession] = []
+
+    def session_for(_settings: GatewaySettings, cp_id: str, password: str) -> StandInSession:
+        return StandInSession(sessions, cp_id, password)
+
+    server = await Gateway(settings, session_for).start(
+        server_context(settings.tls_cert, settings.tls_key), "127.0.0.1"
+    )
+    try:
+        yield f"wss://localhost:{settings.port}", sessions
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _refusal(
+    pki: Path, charger_id: str = "OCPP01", password: str | None = PASSWORD, **options: object
+) -> int:
+    async with gateway(pki) as (url, _sessions):
+        with pytest.raises(InvalidStatus) as refused:
+            async with charger_at(url, charger_id, password, pki / "ca.crt", **options):  # type: ignore[arg-type]
+                pass
+        return refused.value.response.status_code
+
+
+def test_a_charger_with_its_password_boots_and_is_told_the_time_and_its_heartbeat(pki: Path) -> None:
+    async def body() -> None:
+        async with (
+            gateway(pki) as (url, sessions),
+            charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
+        ):
+            booted = await charger.boot()
+            beat = await charger.heartbeat()
+        assert booted.status == RegistrationStatus.accepted
+        assert booted.interval == 60
+        assert beat.current_time
+        assert [session.cp_id for session in sessions] == ["OCPP01"]
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [
+        ({"password": "wrong-password-16"}, http.HTTPStatus.UNAUTHORIZED),
+        ({"password": None}, http.HTTPStatus.UNAUTHORIZED),
+        ({"user": "OCPP02"}, http.HTTPStatus.UNAUTHORIZED),
+        ({"password": "unreachable"}, http.HTTPStatus.SERVICE_UNAVAILABLE),
+        ({"charger_id": "not%20an%20id"}, http.HTTPStatus.NOT_FOUND),
+        ({"subprotocols": [Subprotocol("ocpp2.0.1")]}, http.HTTPStatus.BAD_REQUEST),
+    ],
+    ids=[
+        "wrong password",
+        "no credentials",
+        "another charger's user",
+        "central-auth silent",
+        "bad id",
+        "not 1.6",
+    ],
+)
+def test_a_charger_that_cannot_be_a_cp_is_refused_at_the_handshake(
+    pki: Path, options: dict[str, object], status: http.HTTPStatus
+) -> None:
+    assert asyncio.run(_refusal(pki, **options)) == status  # type: ignore[arg-type]
+
+
+def test_a_faulted_connector_is_the_engine_ko_and_available_again_the_recovery(pki: Path) -> None:
+    async def body() -> list[EngineHealth]:
+        async with (
+            gateway(pki) as (url, sessions),
+            charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
+        ):
+            await charger.boot()
+            await charger.status(ChargePointStatus.available)
+            await charger.status(ChargePointStatus.faulted, error_code=ChargePointErrorCode.ground_failure)
+            await charger.status(ChargePointStatus.available, connector_id=2)
+            await charger.status(ChargePointStatus.available)
+        return sessions[0].health
+
+    assert asyncio.run(body()) == [EngineHealth.OK, EngineHealth.KO, EngineHealth.KO, EngineHealth.OK]
+
+
+def test_a_malformed_call_gets_a_call_error_and_the_conversation_goes_on(pki: Path) -> None:
+    async def body() -> None:
+        async with gateway(pki) as (url, _), charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
+            with pytest.raises(OCPPError) as refused:
+                await charger.unchecked(
+                    call.StatusNotification(connector_id=1, error_code="NoError", status="Exploded")
+                )
+            assert refused.value.code == "FormatViolation"
+            assert "'Exploded' is not one of" in refused.value.details["cause"]
+            with pytest.raises(OCPPError) as unknown:
+                await charger.unchecked(call.DataTransfer(vendor_id="acme"))
+            assert unknown.value.code == "NotImplemented"
+            assert (await charger.heartbeat()).current_time
+
+    asyncio.run(body())
+
+
+def test_the_cp_session_ends_with_the_websocket(pki: Path) -> None:
+    async def body() -> None:
+        async with gateway(pki) as (url, sessions):
+            async with charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
+                await charger.boot()
+            async with asyncio.timeout(10):
+                await sessions[0].closed.wait()
+
+    asyncio.run(body())
+
+
+def test_a_charger_central_auth_refuses_later_is_closed_as_a_policy_violation(pki: Path) -> None:
+    async def body() -> int | None:
+        async with (
+            gateway(pki) as (url, sessions),
+            charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
+        ):
+            assert (await charger.boot()).status == RegistrationStatus.accepted
+            sessions[0].refuse_from_now_on()
+            async with asyncio.timeout(10):
+                await charger.connection.wait_closed()
+            return charger.connection.close_code
+
+    assert asyncio.run(body()) == 1008
+
+
+@pytest.mark.parametrize(
+    ("path", "charger_id"),
+    [
+        ("/ocpp/OCPP01", "OCPP01"),
+        ("/OCPP01/", "OCPP01"),
+        ("/a/b/CP-7?x=1", "CP-7"),
+        ("/ocpp/CP%2001", "CP 01"),
+        ("/", ""),
+    ],
+)
+def test_the_charger_id_is_the_last_part_of_the_path(path: str, charger_id: str) -> None:
+    assert charger_id_of(path) == charger_id
