@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault
 from tests.support.central_auth import AuthProcess, CpEvents, TestRun, central_auth
 from tests.support.ocpp_charger import charger_at
 from tests.support.pki import make_pki
+from tests.support.processes import ServiceProcess
 from tests.support.stack import ROOT, Infra, free_port
 from tests.support.waiting import wait_until
 
@@ -48,25 +48,19 @@ def server(infra: Infra, run: TestRun, tmp_path_factory: pytest.TempPathFactory)
         yield process
 
 
-class GatewayProcess:
+class GatewayProcess(ServiceProcess):
     """`python -m ocpp_gateway`, as the image runs it, on this host."""
 
     def __init__(self, auth_port: int, pki: Path, log_path: Path) -> None:
         self.port = free_port()
-        self.log_path = log_path
         environment = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "services/ocpp-gateway"), str(ROOT / "lib")]),
             "OCPP_PORT": str(self.port),
             "OCPP_TLS_CERT": str(pki / "central.crt"),
             "OCPP_TLS_KEY": str(pki / "central.key"),
             "CENTRAL_AUTH": f"127.0.0.1:{auth_port}",
             "HEALTH_FILE": str(log_path.with_suffix(".alive")),
         }
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ocpp_gateway"], env=environment, stdout=log, stderr=subprocess.STDOUT
-            )
+        super().__init__("ocpp-gateway", "ocpp_gateway", [], log_path, environment)
         wait_until(self._listening, 30, f"ocpp-gateway to listen on {self.port} (log: {log_path})")
 
     @property
@@ -74,17 +68,9 @@ class GatewayProcess:
         return f"wss://localhost:{self.port}"
 
     def _listening(self) -> bool:
-        if self.process.poll() is not None:
+        if not self.running:
             raise AssertionError(f"ocpp-gateway exited with {self.process.returncode}:\n{self.log()}")
         return "admitted on wss://" in self.log()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
