@@ -191,6 +191,7 @@ def test_a_charger_that_goes_silent_is_desconectado_within_the_monitors_3_s(
             silent_at = asyncio.get_running_loop().time()
             disconnected = await asyncio.to_thread(events.wait_for, cp_id, 2, 10.0)
             assert isinstance(disconnected[1], CpDisconnected)
+            charger.connection.transport.abort()  # the cut cable's end of it
             return asyncio.get_running_loop().time() - silent_at
 
     assert asyncio.run(boot_then_go_silent()) < 3.0 + 1.0  # pings: interval 1 s, timeout 2 s

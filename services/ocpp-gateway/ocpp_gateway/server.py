@@ -77,8 +77,7 @@ class Gateway:
             subprotocols=[OCPP16],
             process_request=self._admit,
             process_response=self._answered,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
+            ping_interval=None,  # _answers_pings
             max_size=MAX_MESSAGE,
         )
         log.info("OCPP 1.6J chargers admitted on wss://%s:%d", host, settings.port)
@@ -126,19 +125,42 @@ class Gateway:
 
     async def _converse(self, connection: ServerConnection) -> None:
         link = self._admitted.pop(connection)
+        peer = _peer(connection)
         charger = Charger(connection, link, self._settings.heartbeat_interval)
-        log.info("%s: charger %s connected", _peer(connection), link.cp_id)
+        log.info("%s: charger %s connected", peer, link.cp_id)
         conversation = asyncio.create_task(charger.start())
+        pinging = asyncio.create_task(self._answers_pings(connection))
         try:
-            await asyncio.wait({conversation, link.ended}, return_when=asyncio.FIRST_COMPLETED)
-            if link.ended.done() and not conversation.done():
+            await asyncio.wait({conversation, pinging, link.ended}, return_when=asyncio.FIRST_COMPLETED)
+            await link.close()  # first: the CP is desconectado now, whatever the socket does next
+            if pinging.done() and pinging.exception() is None:
+                log.warning("%s: charger %s stopped answering pings: dropped", peer, link.cp_id)
+                connection.transport.abort()
+            elif link.ended.done() and not conversation.done():
                 await connection.close(1008, "central-auth no longer accepts this charger")
         finally:
-            conversation.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await conversation
+            for task in (conversation, pinging):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await task
             await link.close()
-            log.info("%s: charger %s gone", _peer(connection), link.cp_id)
+            log.info("%s: charger %s gone", peer, link.cp_id)
+
+    async def _answers_pings(self, connection: ServerConnection) -> None:
+        """Ping every OCPP_PING_INTERVAL; return once a pong is OCPP_PING_TIMEOUT late.
+
+        Our own keepalive rather than the library's: that one closes the connection with a
+        closing handshake a silent peer never answers, which held a lost charger's CP
+        connected for the 10 s of its close timeout; here its session ends at once."""
+        interval, timeout = self._settings.ping_interval, self._settings.ping_timeout
+        while True:
+            await asyncio.sleep(interval)
+            pong = await connection.ping()
+            try:
+                async with asyncio.timeout(timeout):
+                    await pong
+            except TimeoutError:
+                return
 
 
 def charger_id_of(path: str) -> str:

@@ -70,8 +70,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def gateway(pki: Path) -> AsyncIterator[tuple[str, list[StandInSession]]]:
-    settings = GatewaySettings(port=free_port(), tls_cert=pki / "central.crt", tls_key=pki / "central.key")
+async def gateway(pki: Path, **options: float) -> AsyncIterator[tuple[str, list[StandInSession]]]:
+    settings = GatewaySettings(
+        port=free_port(), tls_cert=pki / "central.crt", tls_key=pki / "central.key", **options
+    )
     sessions: list[StandInSession] = []
 
     def session_for(_settings: GatewaySettings, cp_id: str, password: str) -> StandInSession:
@@ -209,3 +211,16 @@ def test_a_charger_central_auth_refuses_later_is_closed_as_a_policy_violation(pk
 )
 def test_the_charger_id_is_the_last_part_of_the_path(path: str, charger_id: str) -> None:
     assert charger_id_of(path) == charger_id
+
+
+def test_a_charger_that_stops_answering_pings_loses_its_session_at_once(pki: Path) -> None:
+    async def body() -> None:
+        async with gateway(pki, ping_interval=0.2, ping_timeout=0.3) as (url, sessions):
+            async with charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
+                await charger.boot()
+                charger.connection.transport.pause_reading()  # a cut cable: no pong any more
+                async with asyncio.timeout(5):  # not the library's 10 s closing handshake
+                    await sessions[0].closed.wait()
+                charger.connection.transport.abort()  # the cut cable's end of it
+
+    asyncio.run(body())
