@@ -215,12 +215,14 @@ def test_the_charger_id_is_the_last_part_of_the_path(path: str, charger_id: str)
 
 def test_a_charger_that_stops_answering_pings_loses_its_session_at_once(pki: Path) -> None:
     async def body() -> None:
-        async with gateway(pki, ping_interval=0.2, ping_timeout=0.3) as (url, sessions):
-            async with charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
-                await charger.boot()
-                charger.connection.transport.pause_reading()  # a cut cable: no pong any more
-                async with asyncio.timeout(5):  # not the library's 10 s closing handshake
-                    await sessions[0].closed.wait()
-                charger.connection.transport.abort()  # the cut cable's end of it
+        async with (
+            gateway(pki, ping_interval=0.2, ping_timeout=0.3) as (url, sessions),
+            charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
+        ):
+            await charger.boot()
+            charger.connection.transport.pause_reading()  # a cut cable: no pong any more
+            async with asyncio.timeout(5):  # not the library's 10 s closing handshake
+                await sessions[0].closed.wait()
+            charger.connection.transport.abort()  # the cut cable's end of it
 
     asyncio.run(body())
