@@ -70,9 +70,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def gateway(pki: Path, **options: float) -> AsyncIterator[tuple[str, list[StandInSession]]]:
+async def gateway(
+    pki: Path, ping_interval: float = 1.0, ping_timeout: float = 2.0
+) -> AsyncIterator[tuple[str, list[StandInSession]]]:
     settings = GatewaySettings(
-        port=free_port(), tls_cert=pki / "central.crt", tls_key=pki / "central.key", **options
+        port=free_port(),
+        tls_cert=pki / "central.crt",
+        tls_key=pki / "central.key",
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
     )
     sessions: list[StandInSession] = []
 
