@@ -22,6 +22,7 @@ OWN_PORTS = {
     "WEB_HOST_PORT": "18080",
     "KAFKA_EXTERNAL_PORT": "19095",
     "AUTH_TLS_HOST_PORT": "17443",
+    "OCPP_HOST_PORT": "19000",
 }
 SIMULATED = ("cp-engine", "driver")
 """Services the load generator plays itself: scaled to zero in the bench's own stack."""

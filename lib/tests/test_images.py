@@ -1,15 +1,20 @@
 """Every service image comes from one Dockerfile, services/Dockerfile: the build argument
 SERVICE names the service, whose requirements make the venv and whose stage of that name
 finishes the image. Every compose file that builds a service builds it so, and every
-service package under services/ goes into an image built that way."""
+service package under services/ goes into an image built that way. And every host port a
+compose file publishes can be moved, so the test stacks and the bench run beside a user's."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from bench.stack import OWN_PORTS
+from tests.support.stack import HOST_PORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "services" / "Dockerfile"
@@ -125,3 +130,20 @@ def test_a_service_stage_is_built_copies_its_package_and_says_how_it_runs(name: 
 def test_the_image_is_the_stage_service_names_run_by_an_unprivileged_user() -> None:
     assert stages()[""] == ["FROM ${SERVICE}", "USER app"]
     assert "RUN useradd --system --uid 10001 --create-home app" in stages()["service"]
+
+
+def published_port_variables(path: Path) -> set[str]:
+    """The variables that set the host ports a compose file publishes (the tools profile apart)."""
+    found: set[str] = set()
+    for service in compose_services(path).values():
+        if "tools" not in service.get("profiles", []):
+            for port in service.get("ports", []):
+                found.update(re.findall(r"\$\{(\w+):-\d+\}", str(port)))
+    return found
+
+
+def test_every_published_port_is_moved_by_the_test_stacks_and_the_bench() -> None:
+    """Else a test stack, the bench and a user's own stack collide on one host port."""
+    every_file = set().union(*(published_port_variables(path) for path in COMPOSE_FILES))
+    assert every_file - set(HOST_PORTS) == set()
+    assert published_port_variables(ROOT / "infra" / "compose.yml") - set(OWN_PORTS) == set()
