@@ -86,3 +86,26 @@ def test_two_workers_split_the_partitions_and_every_flow_works(
     denial = outputs.wait_for(SupplyDenied, request_id=script.request(faulty, drivers[0]).request_id)
     assert denial.reason is DenialReason.CP_FAULTY
     first.assert_alive()
+
+
+def test_a_worker_that_joins_leaves_the_first_the_state_of_the_cps_it_keeps(
+    run: Run, workers: Callable[..., Worker], script: Script, outputs: Outputs
+) -> None:
+    """Scaling out revokes every partition of the first worker and gives some back: the
+    CPs it keeps are still connected there (records.py), and the ones that move too."""
+    cps = one_cp_per_partition(run)
+    first = workers("one")
+    wait_until(lambda: first.partitions() == set(range(t.PARTITIONS)), WAIT, "one worker owning everything")
+    for cp_id in cps:
+        outputs.wait_state(cp_id, CpState.DISCONNECTED)
+        script.connect(cp_id)
+    for cp_id in cps:
+        outputs.wait_state(cp_id, CpState.ACTIVE)
+    second = workers("two")
+    wait_until(lambda: split_between(first, second), 60, "the partitions split between two workers")
+    for cp_id in cps:
+        session = authorise(script, outputs, cp_id, run.add_driver())
+        script.unplug(cp_id, session, 0, Decimal("1.000"))
+        assert outputs.wait_for(Ticket, ticket_id=session).total_eur == Decimal("0.30")
+    first.assert_alive()
+    second.assert_alive()

@@ -189,8 +189,9 @@ class CentralStream:
             self._watchdog.end_process()
 
     async def _read_assigned(self, _app: Any, assigned: set[TP], **_: Any) -> None:
-        """Read the telemetry of the CPs this worker now owns."""
+        """Read the telemetry of the CPs this worker now owns; forget the records of those it lost."""
         partitions = {tp.partition for tp in assigned if tp.topic == t.SUPPLY_REQUESTS.name}
+        self.records.assigned(partitions)
         self.telemetry.assign(partitions)
         self.catch_up.assigned(partitions)
         if self._noting_backlog is not None:
@@ -211,12 +212,13 @@ class CentralStream:
 
     async def _forget_revoked(self, _app: Any, revoked: set[TP], **_: Any) -> None:
         """Reports of partitions now another worker's are its to apply: commit up to
-        the first not applied here, and forget the rest."""
+        the first not applied here, and forget the rest. The CP records of a partition
+        go only if the assignment that follows gives it to another worker (records.py)."""
         gone = {tp.partition for tp in revoked if tp.topic == t.SUPPLY_REQUESTS.name}
         async with self.turns.everyone():  # not in the middle of applying one
             self.catch_up.release(gone)
             await self.telemetry.forget(gone)  # writes their records first
-            self.records.forget(gone)
+            self.records.revoked(gone)
 
     async def handle(
         self, topic: str, key: bytes | None, raw: bytes | None, partition: int, offset: int

@@ -23,6 +23,10 @@ CHANGELOG_CONFIG = {
 }
 
 
+METADATA_MAX_AGE_MS = 5000
+"""How old the consumer's view of the topics may get (see create_app)."""
+
+
 def create_app(settings: StreamSettings, **overrides: Any) -> faust.App:
     """A Faust app for central-stream; `overrides` are extra Faust settings (tests)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -41,6 +45,11 @@ def create_app(settings: StreamSettings, **overrides: Any) -> faust.App:
         "topic_replication_factor": settings.replication,
         "table_standby_replicas": settings.standby_replicas,
         "consumer_auto_offset_reset": settings.offset_reset,
+        # The rebalance leader assigns only the topics its metadata knows. The table's
+        # changelog is created by the first worker after its consumer read the metadata,
+        # and the default refresh (5 min) left a second worker joining soon after with
+        # no changelog partitions: no recovery, so the CPs that moved showed desconectado.
+        "consumer_metadata_max_age_ms": METADATA_MAX_AGE_MS,
         "key_serializer": "raw",
         "value_serializer": "raw",
         "web_enabled": False,

@@ -52,6 +52,8 @@ class CpRecords:
         self._parsed: dict[str, CpRecord] = {}
         self._unwritten: dict[str, int] = {}
         """CP id -> partition, of records kept and not written yet."""
+        self._revoked: set[int] = set()
+        """Partitions revoked by a rebalance that has not assigned any yet."""
 
     def load(self, cp_id: str) -> CpRecord:
         """The CP's record; a CP never heard of is desconectado (rules.unknown_cp)."""
@@ -103,10 +105,21 @@ class CpRecords:
             acknowledged = await self._write(*_encoded(self._parsed[cp_id]), partition, last)
         return acknowledged
 
-    def forget(self, partitions: set[int]) -> None:
-        """These partitions are another worker's now: what is parsed of them may go stale.
-        Call persist(partitions) first, or their unwritten records are lost."""
-        for cp_id in [cp for cp in self._parsed if self._partition_of(cp) in partitions]:
+    def revoked(self, partitions: set[int]) -> None:
+        """These partitions are being handed over in a rebalance. What is parsed of them
+        stays until `assigned` says where they went. Call persist(partitions) first, or
+        their unwritten records are lost if they go."""
+        self._revoked |= partitions
+
+    def assigned(self, partitions: set[int]) -> None:
+        """The assignment a rebalance ended with. A partition revoked and given back (an
+        eager rebalance revokes them all) keeps its parsed records: Faust recovers only the
+        partitions newly assigned, and its table has not seen the records written here
+        (module docstring), so reading them again from it would bring back the state of the
+        worker's start — a CP connected since would be desconectado. The others are
+        another worker's now: what is parsed of them may go stale, so it goes."""
+        gone, self._revoked = self._revoked - partitions, set()
+        for cp_id in [cp for cp in self._parsed if self._partition_of(cp) in gone]:
             del self._parsed[cp_id]
             self._unwritten.pop(cp_id, None)
 

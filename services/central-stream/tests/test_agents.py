@@ -16,7 +16,7 @@ import faust
 from faust.tables.table import Table
 
 from central_stream.agents import CentralStream
-from central_stream.app import create_app
+from central_stream.app import METADATA_MAX_AGE_MS, create_app
 from central_stream.registry import CachedRegistry, Snapshot
 from central_stream.rules import CpInfo, CpRecord, SupplyRow
 from central_stream.settings import StreamSettings
@@ -302,3 +302,4 @@ def test_the_app_is_faust_with_at_least_once_and_the_contracts_partitions() -> N
     assert str(app.conf.processing_guarantee) == "ProcessingGuarantee.AT_LEAST_ONCE"
     assert app.conf.topic_partitions == t.PARTITIONS
     assert [str(url) for url in app.conf.broker] == ["kafka://k1:9092", "kafka://k2:9092"]
+    assert app.conf.consumer_metadata_max_age_ms == METADATA_MAX_AGE_MS  # a changelog made at start is seen

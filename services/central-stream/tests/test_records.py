@@ -102,7 +102,7 @@ def test_persist_of_some_partitions_leaves_the_others_unwritten() -> None:
     asyncio.run(scenario())
 
 
-def test_a_saved_record_is_not_written_again_and_forgotten_partitions_are_read_again() -> None:
+def test_a_saved_record_is_not_written_again_and_a_partition_gone_is_read_again_if_it_comes_back() -> None:
     async def scenario() -> None:
         table = {"CP3": CpRecord(cp_id="CP3", connected=True).model_dump_json()}
         kept, changelog = records(table)
@@ -113,9 +113,31 @@ def test_a_saved_record_is_not_written_again_and_forgotten_partitions_are_read_a
         await saving
         assert kept.unwritten == 0
         kept.keep(CpRecord(cp_id="CP3"), 1)
-        kept.forget({1})
+        kept.revoked({0, 1})
+        kept.assigned({0})
         assert kept.unwritten == 0
         assert kept.load("CP3").connected, "read again from the table, as recovered"
         assert kept.load("CP1").stopped
+
+    asyncio.run(scenario())
+
+
+def test_a_partition_revoked_and_assigned_back_keeps_what_was_written_since_the_recovery() -> None:
+    """An eager rebalance (another worker joins) revokes every partition, then gives some
+    back: the table Faust recovered at the start knows nothing of what was written since."""
+
+    async def scenario() -> None:
+        kept, changelog = records({})  # recovered before CP1 and CP3 connected
+        saving = asyncio.gather(
+            kept.save(CpRecord(cp_id="CP1", connected=True), 0),
+            kept.save(CpRecord(cp_id="CP3", connected=True), 1),
+        )
+        await wait_until_async(lambda: len(changelog.pending) == 2, 1, "both writes asked for")
+        changelog.acknowledge()
+        await saving
+        kept.revoked({0, 1})
+        kept.assigned({0})
+        assert kept.load("CP1").connected, "kept through the rebalance"
+        assert not kept.load("CP3").connected, "partition 1 is another worker's: read from the table"
 
     asyncio.run(scenario())
