@@ -36,6 +36,7 @@ from functools import partial
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_when_event_set
 
 from central_web.board import Board
 from central_web.live import LiveBoard
@@ -45,6 +46,7 @@ from evcharging.db import Cursor, DatabaseRefused
 from evcharging.db_threads import DatabaseThreads
 from evcharging.kafka import ask, consumer_config
 from evcharging.messages import Message, new_id
+from evcharging.retry import backoff_wait, pause_until
 from evcharging.topics import (
     CENTRAL_AUTH_BEACONS,
     CP_STATUS,
@@ -121,13 +123,22 @@ class Feed(threading.Thread):
         self._stop.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._follow()
-            except Exception as error:
-                log.warning("feed interrupted (%s); reconnecting", error)
-                self.live.set_feed(False, False)
-                self._stop.wait(2)
+        """Follow the topics until stopped; after a failure, again with the project's backoff."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=backoff_wait(initial=0.5, maximum=5.0, jitter=0.5),
+            stop=stop_when_event_set(self._stop),
+            sleep=pause_until(self._stop),
+            before_sleep=self._interrupted,
+            retry_error_callback=lambda _state: None,
+        )
+        retrying(self._follow)
+
+    def _interrupted(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.warning("feed interrupted (%s); reconnecting in %.1f s", error, pause)
+        self.live.set_feed(False, False)
 
     def _follow(self) -> None:
         consumer = Consumer(
