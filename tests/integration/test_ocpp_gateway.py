@@ -17,7 +17,8 @@ from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, Registration
 from websockets import InvalidStatus
 
 from evcharging.messages import CpConnected, CpDisconnected, EngineHealth, Fault, Recovery
-from tests.support.central_auth import AuthProcess, CpEvents, TestRun, central_auth
+from tests.integration.test_central_auth_sessions import run, server
+from tests.support.central_auth import AuthProcess, CpEvents, TestRun
 from tests.support.ocpp_charger import charger_at
 from tests.support.pki import make_pki
 from tests.support.processes import ServiceProcess
@@ -26,26 +27,12 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-HEARTBEAT_TIMEOUT = 3.0
-
-
-@pytest.fixture(scope="module")
-def run(infra: Infra) -> Iterator[TestRun]:
-    run = TestRun()
-    yield run
-    run.forget_cps(infra)
+__all__ = ["run", "server"]  # fixtures, imported for pytest
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def server(infra: Infra, run: TestRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthProcess]:
-    log = tmp_path_factory.mktemp("central-auth") / "central-auth.log"
-    with central_auth(infra, run, log, AUTH_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT)) as process:
-        yield process
 
 
 class GatewayProcess(ServiceProcess):
@@ -135,9 +122,10 @@ def test_a_provisioned_charger_is_a_cp_that_faults_recovers_and_disconnects(
             await charger.status(ChargePointStatus.available)
             await charger.heartbeat()
             await charger.status(ChargePointStatus.faulted, error_code=ChargePointErrorCode.ground_failure)
-            events.wait_for(cp_id, 2)
+            # Waited for off the loop: the charger must go on answering the gateway's pings.
+            await asyncio.to_thread(events.wait_for, cp_id, 2)
             await charger.status(ChargePointStatus.available)
-            events.wait_for(cp_id, 3)
+            await asyncio.to_thread(events.wait_for, cp_id, 3)
 
     asyncio.run(charge_point_life())
     connected, fault, recovery, disconnected = events.wait_for(cp_id, 4)
@@ -186,7 +174,7 @@ def test_a_charger_that_goes_silent_is_desconectado_within_the_monitors_3_s(
     async def boot_then_go_silent() -> float:
         async with charger_at(gateway.url, cp_id, password, pki / "ca.crt") as charger:
             await charger.boot()
-            events.wait_for(cp_id, 1)
+            await asyncio.to_thread(events.wait_for, cp_id, 1)
             charger.connection.transport.pause_reading()  # no pong from now on, as a cut cable
             silent_at = asyncio.get_running_loop().time()
             disconnected = await asyncio.to_thread(events.wait_for, cp_id, 2, 10.0)

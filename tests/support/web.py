@@ -1,5 +1,6 @@
-"""central-web under gunicorn as a subprocess, and a small cookie-keeping HTTP client,
-for the web tests. (No tests here: the owners' test-file pattern is `test_web*`.)"""
+"""central-web under gunicorn as a subprocess, a small cookie-keeping HTTP client, and
+the settings of an app tested alone, for the web tests. (No tests here: the owners'
+test-file pattern is `test_web*`.)"""
 
 from __future__ import annotations
 
@@ -17,10 +18,23 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+from central_web.settings import WebSettings
 from evcharging import db
 from evcharging.config import DatabaseSettings
 from tests.support.stack import ROOT, Infra, free_port
 from tests.support.waiting import wait_until
+
+
+def offline_settings(operator_password: str = "a password") -> WebSettings:  # noqa: S107 - a test's
+    """central-web's settings for the app alone, in the test's process: no feed from
+    Kafka, no database (the test gives the board what it needs)."""
+    return WebSettings(
+        kafka_bootstrap="localhost:1",
+        database=None,
+        operator_password=operator_password,
+        secret_key="test-secret",
+        start_feed=False,
+    )
 
 
 @dataclass

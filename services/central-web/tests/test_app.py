@@ -16,9 +16,9 @@ from central_web.app import create_app
 from central_web.board import Board
 from central_web.live import LiveBoard
 from central_web.operator import commands_for, operator_name, password_ok
-from central_web.settings import WebSettings
 from evcharging import health
 from evcharging.messages import CpState, CpStatus, OperatorAction, OperatorCommand
+from tests.support.web import offline_settings
 
 PASSWORD = "correct horse"  # noqa: S105 - a test password
 
@@ -41,13 +41,7 @@ def app() -> Flask:
     for cp, state in (("CP1", CpState.ACTIVE), ("CP2", CpState.FAULTY)):
         record = CpStatus(cp_id=cp, state=state, location="Alicante", price_per_kwh=Decimal("0.35"))
         board.change(partial(apply, message=record))
-    settings = WebSettings(
-        kafka_bootstrap="localhost:1",
-        database=None,
-        operator_password=PASSWORD,
-        secret_key="test-secret",
-        start_feed=False,
-    )
+    settings = offline_settings(PASSWORD)
     application = create_app(settings, board)
     application.extensions["controls"].publisher = FakePublisher()
     return application

@@ -18,20 +18,14 @@ from flask import Flask
 
 from central_web.app import create_app
 from central_web.live import LiveBoard
-from central_web.settings import WebSettings
+from tests.support.web import offline_settings
 
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 
 
 @pytest.fixture
 def app() -> Flask:
-    settings = WebSettings(
-        kafka_bootstrap="localhost:1",
-        database=None,
-        operator_password="a password",
-        secret_key="test-secret",
-        start_feed=False,
-    )
+    settings = offline_settings()
     return create_app(settings, LiveBoard())
 
 

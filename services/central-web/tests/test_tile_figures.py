@@ -15,9 +15,9 @@ import pytest
 from central_web.app import create_app
 from central_web.board import Board
 from central_web.live import LiveBoard
-from central_web.settings import WebSettings
 from evcharging.messages import CpState, CpStatus
 from tests.support.supply import CP, simulate
+from tests.support.web import offline_settings
 
 HALF_SECOND = Decimal("0.5")
 HALF_WATT_HOUR = Decimal("0.0005")
@@ -45,13 +45,7 @@ def test_the_live_tile_adds_up_at_every_update(factor: Decimal) -> None:
     supply = simulate(factor, 15)
     board = LiveBoard()
     app = create_app(
-        WebSettings(
-            kafka_bootstrap="localhost:1",
-            database=None,
-            operator_password="pw",
-            secret_key="test-secret",
-            start_feed=False,
-        ),
+        offline_settings("pw"),
         board,
     )
     client = app.test_client()

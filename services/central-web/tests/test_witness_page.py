@@ -12,9 +12,9 @@ from flask import Flask
 from central_web.app import create_app
 from central_web.board import Board
 from central_web.live import LiveBoard
-from central_web.settings import WebSettings
 from central_web.witness import Witness
 from evcharging.messages import CentralAuthBeacon, CpState, CpStatus, utc_now
+from tests.support.web import offline_settings
 
 STARTED = datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC)
 
@@ -30,13 +30,7 @@ def live() -> LiveBoard:
 
 @pytest.fixture
 def app(live: LiveBoard) -> Flask:
-    settings = WebSettings(
-        kafka_bootstrap="localhost:1",
-        database=None,
-        operator_password="correct horse",
-        secret_key="test-secret",
-        start_feed=False,
-    )
+    settings = offline_settings("correct horse")
     return create_app(settings, live)
 
 
@@ -93,13 +87,7 @@ def test_a_worker_that_has_not_read_the_topic_yet_raises_no_alarm_but_vouches_fo
     live = LiveBoard(Board(witness=Witness(timedelta(seconds=5))))  # listening since now
     record = CpStatus(cp_id="CP1", state=CpState.ACTIVE, location="Alicante", price_per_kwh=Decimal("0.35"))
     live.change(lambda b: b.apply(record, utc_now()))
-    settings = WebSettings(
-        kafka_bootstrap="localhost:1",
-        database=None,
-        operator_password="correct horse",
-        secret_key="test-secret",
-        start_feed=False,
-    )
+    settings = offline_settings("correct horse")
     client = create_app(settings, live).test_client()
     page = client.get("/").get_data(as_text=True)
     tag = banner(page)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
-from ocpp.v16.enums import Action, RegistrationStatus
+from ocpp.v16.enums import Action, ChargePointStatus, RegistrationStatus
 
 from ocpp_gateway.central import CpSession
 from ocpp_gateway.status import ConnectorStatuses
@@ -51,7 +51,7 @@ class Charger(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
         """Faulted on any connector is the engine's KO (averiado); the CP's health goes to
         central-auth with a heartbeat sent at once."""
         health = self._statuses.record(connector_id, status)
-        if status == "Faulted":
+        if status == ChargePointStatus.faulted:
             log.warning("%s: connector %d faulted (%s)", self.id, connector_id, error_code)
         self._link.report(health)
         return call_result.StatusNotification()

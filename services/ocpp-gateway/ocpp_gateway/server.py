@@ -66,6 +66,7 @@ class Gateway:
         self._settings = settings
         self._session_for = session_for
         self._admitted: dict[ServerConnection, CpSession] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self, tls: ssl.SSLContext, host: str = "0.0.0.0") -> Server:
         settings = self._settings
@@ -121,7 +122,9 @@ class Gateway:
         if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS:
             link = self._admitted.pop(connection, None)
             if link is not None:
-                asyncio.get_running_loop().create_task(link.close())
+                closing = asyncio.get_running_loop().create_task(link.close())
+                self._closing.add(closing)  # the loop keeps only a weak reference to a task
+                closing.add_done_callback(self._closing.discard)
 
     async def _converse(self, connection: ServerConnection) -> None:
         link = self._admitted.pop(connection)

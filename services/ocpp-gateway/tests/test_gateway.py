@@ -47,8 +47,8 @@ class StandInSession:
             raise Refused(f"central-auth refused {self.cp_id}: wrong credential")
 
     @property
-    def ended(self) -> asyncio.Task[None]:
-        return self._ended  # type: ignore[return-value]  # a Future is all asyncio.wait needs
+    def ended(self) -> asyncio.Future[None]:
+        return self._ended
 
     @property
     def refused(self) -> bool:
