@@ -282,6 +282,25 @@ EngineReport = Annotated[SupplyEnded | EngineStarted, Field(discriminator="type"
 """What `fin_suministro` carries: the engine's word that a supply is over."""
 
 
+# --- ocpp-gateway -> ocpp-gateway (its own memory) ------------------------------
+
+
+class OcppTransaction(Message):
+    """An OCPP charger's transaction and the network's supply it carries: the one fact
+    the gateway needs to take a charger's queued MeterValues and StopTransaction after
+    a restart (the charger names the transaction by the id the gateway gave it)."""
+
+    type: Literal["ocpp_transaction"] = "ocpp_transaction"
+    cp_id: Identifier
+    transaction_id: int = Field(ge=1, le=2**31 - 1, description="the OCPP transactionId given to the charger")
+    session_id: str
+    driver_id: Identifier
+    price_per_kwh: PricePerKwh
+    meter_start_wh: int = Field(ge=0, description="the charger's energy register at the start, Wh")
+    started_at: datetime = Field(description="the start, by the charger's clock")
+    ended: bool = Field(default=False, description="its StopTransaction was delivered")
+
+
 # --- CP monitor / central-auth -> central ---------------------------------------
 
 

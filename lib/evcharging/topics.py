@@ -47,7 +47,7 @@ SUPPLY_REQUESTS = Topic(
     "solicitudes_suministro",
     m.SupplyRequest,
     "cp_id",
-    "driver, cp-engine (supply started at the CP)",
+    "driver, cp-engine and ocpp-gateway (supply started at the CP)",
     "central-stream",
     "Requests to charge at a CP.",
 )
@@ -56,7 +56,7 @@ DRIVER_RESPONSES = Topic(
     m.DriverResponse,
     "driver_id",
     "central-stream",
-    "driver",
+    "driver, ocpp-gateway (denials of its chargers' requests)",
     "Authorisations, denials, live supply updates and interruptions, for one driver.",
 )
 CP_COMMANDS = Topic(
@@ -64,14 +64,14 @@ CP_COMMANDS = Topic(
     m.CpCommand,
     "cp_id",
     "central-stream",
-    "cp-engine (only its own partition)",
+    "cp-engine (only its own partition), ocpp-gateway (for its chargers)",
     "Start or end a supply, stop or resume the CP.",
 )
 TELEMETRY = Topic(
     "telemetria_cp",
     m.Telemetry,
     "cp_id",
-    "cp-engine",
+    "cp-engine, ocpp-gateway",
     "central-stream",
     "Power, energy and cost of the supply in progress, every second.",
 )
@@ -79,7 +79,7 @@ SUPPLY_ENDED = Topic(
     "fin_suministro",
     m.EngineReport,
     "cp_id",
-    "cp-engine",
+    "cp-engine, ocpp-gateway",
     "central-stream",
     "The vehicle was unplugged or the supply cut: final figures; or the engine started"
     " afresh, so any supply it had is over.",
@@ -152,6 +152,15 @@ CENTRAL_AUTH_BEACONS = Topic(
     partitions=1,
     retention_ms=3_600_000,
 )
+OCPP_TRANSACTIONS = Topic(
+    "transacciones_ocpp",
+    m.OcppTransaction,
+    "cp_id",
+    "ocpp-gateway",
+    "ocpp-gateway (when it starts)",
+    "Each OCPP charger's last transaction and its supply (compacted: the last record per CP is kept).",
+    compacted=True,
+)
 
 ALL: tuple[Topic, ...] = (
     SUPPLY_REQUESTS,
@@ -167,6 +176,7 @@ ALL: tuple[Topic, ...] = (
     CP_STATUS,
     DEAD_LETTERS,
     CENTRAL_AUTH_BEACONS,
+    OCPP_TRANSACTIONS,
 )
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL}
 

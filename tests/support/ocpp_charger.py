@@ -9,11 +9,19 @@ import base64
 import contextlib
 import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ocpp.v16 import ChargePoint, call
-from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import (
+    Action,
+    AvailabilityStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    RemoteStartStopStatus,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -26,6 +34,63 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # the ocpp library h
     def __init__(self, charger_id: str, connection: ClientConnection) -> None:
         super().__init__(charger_id, connection, response_timeout=10)
         self.connection = connection
+        self.told: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        """The central system's calls, (action, payload), in the order they came."""
+        self.accept_remote_start = True
+
+    async def next_call(self, timeout: float = 20.0) -> tuple[str, dict[str, Any]]:
+        async with asyncio.timeout(timeout):
+            return await self.told.get()
+
+    @on(Action.remote_start_transaction)  # type: ignore[untyped-decorator]
+    def on_remote_start(self, **payload: Any) -> Any:
+        self.told.put_nowait((Action.remote_start_transaction, payload))
+        accepted = self.accept_remote_start
+        status = RemoteStartStopStatus.accepted if accepted else RemoteStartStopStatus.rejected
+        return call_result.RemoteStartTransaction(status=status)
+
+    @on(Action.remote_stop_transaction)  # type: ignore[untyped-decorator]
+    def on_remote_stop(self, **payload: Any) -> Any:
+        self.told.put_nowait((Action.remote_stop_transaction, payload))
+        return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
+
+    @on(Action.change_availability)  # type: ignore[untyped-decorator]
+    def on_change_availability(self, **payload: Any) -> Any:
+        self.told.put_nowait((Action.change_availability, payload))
+        return call_result.ChangeAvailability(status=AvailabilityStatus.accepted)
+
+    async def authorize(self, id_tag: str) -> Any:
+        return await self.call(call.Authorize(id_tag=id_tag))
+
+    async def start_transaction(self, id_tag: str, meter_start: int, at: datetime | None = None) -> Any:
+        return await self.call(
+            call.StartTransaction(connector_id=1, id_tag=id_tag, meter_start=meter_start, timestamp=_iso(at))
+        )
+
+    async def meter(
+        self, transaction_id: int, wh: int, at: datetime | None = None, watts: int | None = None
+    ) -> Any:
+        samples: list[dict[str, Any]] = [
+            {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+        ]
+        if watts is not None:
+            samples.append({"value": str(watts), "measurand": "Power.Active.Import", "unit": "W"})
+        return await self.call(
+            call.MeterValues(
+                connector_id=1,
+                transaction_id=transaction_id,
+                meter_value=[{"timestamp": _iso(at), "sampledValue": samples}],
+            )
+        )
+
+    async def stop_transaction(
+        self, transaction_id: int, meter_stop: int, at: datetime | None = None, reason: str | None = None
+    ) -> Any:
+        return await self.call(
+            call.StopTransaction(
+                transaction_id=transaction_id, meter_stop=meter_stop, timestamp=_iso(at), reason=reason
+            )
+        )
 
     async def boot(self) -> Any:
         return await self.call(
@@ -49,6 +114,10 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # the ocpp library h
         """Send `payload` without the schema check, as a faulty charger would; a CallError
         in answer raises the library's OCPPError for it."""
         return await self.call(payload, suppress=False, skip_schema_validation=True)
+
+
+def _iso(at: datetime | None) -> str:
+    return (at or datetime.now(UTC)).isoformat()
 
 
 def trusting(ca_file: Path) -> ssl.SSLContext:

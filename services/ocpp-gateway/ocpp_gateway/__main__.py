@@ -1,7 +1,7 @@
 """Entry point of ocpp-gateway: `python -m ocpp_gateway` (settings: docs/configuration.md).
 
 Healthy means serving: the liveness file is touched by the event loop that serves the
-chargers, once the port is open (evcharging.health).
+chargers, once the chargers' transactions are read and the port is open (evcharging.health).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import sys
 from evcharging import health
 from evcharging.config import load
 from evcharging.logs import setup
+from ocpp_gateway.ledger import Ledger, read_transactions
+from ocpp_gateway.network import START_WITHIN, CentralFeed, Network
 from ocpp_gateway.server import Gateway, server_context
 from ocpp_gateway.settings import GatewaySettings
 
@@ -24,9 +26,17 @@ BEAT_PERIOD = 1.0
 
 async def serve(settings: GatewaySettings) -> None:
     """Run the gateway until SIGTERM or SIGINT; every charger's session ends with it."""
-    server = await Gateway(settings).start(server_context(settings.tls_cert, settings.tls_key))
-    stopped = asyncio.Event()
+    tls = server_context(settings.tls_cert, settings.tls_key)
+    transactions = await asyncio.to_thread(read_transactions, settings.kafka_bootstrap)
+    network = Network(settings.kafka_bootstrap, settings.deliver_within)
+    gateway = Gateway(settings, network, Ledger(network, transactions))
     loop = asyncio.get_running_loop()
+    feed = CentralFeed(settings.kafka_bootstrap, loop, gateway.on_command, gateway.on_answer)
+    feed.start()
+    if not await asyncio.to_thread(feed.following.wait, START_WITHIN + 10):
+        raise SystemExit("Kafka did not say where the central's commands start: see the log above")
+    server = await gateway.start(tls)
+    stopped = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
     while not stopped.is_set():
@@ -39,6 +49,8 @@ async def serve(settings: GatewaySettings) -> None:
     log.info("stopping")
     server.close()
     await server.wait_closed()
+    await asyncio.to_thread(feed.stop)
+    await asyncio.to_thread(network.close)
 
 
 def main() -> int:

@@ -13,7 +13,9 @@ The handshake is where it is admitted, as OCPP-J asks:
 
 Once admitted, the charger is a CP with an open session at central-auth for as long
 as its WebSocket lasts; a ping every OCPP_PING_INTERVAL seconds tells a charger that
-went silent, and its session ends with the connection.
+went silent, and its session ends with the connection. The central's commands for a
+charger are handed to its conversation; those for a charger of this gateway that is
+not connected wait for it (PENDING_COMMANDS at most).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import http
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -34,9 +37,12 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from evcharging import messages as m
 from evcharging.config import is_identifier
 from ocpp_gateway.central import CentralLink, CpSession, Refused, Unreachable
 from ocpp_gateway.charger import Charger
+from ocpp_gateway.ledger import Ledger
+from ocpp_gateway.network import Outbox
 from ocpp_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,7 @@ log = logging.getLogger(__name__)
 OCPP16 = Subprotocol("ocpp1.6")
 MAX_MESSAGE = 64 * 1024
 """No OCPP 1.6 call a charger sends comes near this; a bigger one closes the connection."""
+PENDING_COMMANDS = 16
 
 
 SessionFactory = Callable[[GatewaySettings, str, str], CpSession]
@@ -61,12 +68,39 @@ class Rejection(Exception):
 class Gateway:
     """Admits chargers and runs one OCPP conversation per charger."""
 
-    def __init__(self, settings: GatewaySettings, session_for: SessionFactory = CentralLink) -> None:
-        """`session_for(settings, charger id, password)` makes a charger's CP session."""
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        outbox: Outbox,
+        ledger: Ledger,
+        session_for: SessionFactory = CentralLink,
+    ) -> None:
+        """`session_for(settings, charger id, password)` makes a charger's CP session;
+        `outbox` takes what chargers report, `ledger` keeps their transactions."""
         self._settings = settings
+        self._outbox = outbox
+        self._ledger = ledger
         self._session_for = session_for
         self._admitted: dict[ServerConnection, CpSession] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._chargers: dict[str, Charger] = {}
+        self._pending: dict[str, deque[m.Message]] = {}
+
+    async def on_command(self, command: m.Message) -> None:
+        """A command of the central (comandos_cp): to the charger, or kept for it."""
+        cp_id = getattr(command, "cp_id", None)
+        if cp_id is None:
+            return
+        charger = self._chargers.get(cp_id)
+        if charger is not None:
+            charger.command(command)
+        elif cp_id in self._pending or cp_id in self._ledger:
+            self._pending.setdefault(cp_id, deque(maxlen=PENDING_COMMANDS)).append(command)
+
+    async def on_answer(self, answer: m.Message) -> None:
+        """An answer to a driver (respuestas_conductor): a denial of a charger's request."""
+        if isinstance(answer, m.SupplyDenied) and answer.cp_id in self._chargers:
+            self._chargers[answer.cp_id].supplies.denied(answer)
 
     async def start(self, tls: ssl.SSLContext, host: str = "0.0.0.0") -> Server:
         settings = self._settings
@@ -129,13 +163,19 @@ class Gateway:
     async def _converse(self, connection: ServerConnection) -> None:
         link = self._admitted.pop(connection)
         peer = _peer(connection)
-        charger = Charger(connection, link, self._settings.heartbeat_interval)
+        supplies = (self._outbox, self._ledger, self._settings.authorize_within)
+        charger = Charger(connection, link, self._settings.heartbeat_interval, supplies)
+        self._chargers[link.cp_id] = charger
+        for command in self._pending.setdefault(link.cp_id, deque(maxlen=PENDING_COMMANDS)):
+            charger.command(command)
+        self._pending[link.cp_id].clear()
         log.info("%s: charger %s connected", peer, link.cp_id)
-        conversation = asyncio.create_task(charger.start())
+        conversation = asyncio.create_task(charger.converse())
         pinging = asyncio.create_task(self._answers_pings(connection))
         try:
             await asyncio.wait({conversation, pinging, link.ended}, return_when=asyncio.FIRST_COMPLETED)
-            await link.close()  # first: the CP is desconectado now, whatever the socket does next
+            self._let_go(charger)  # commands from now on wait for the next connection
+            await link.close()  # the CP is desconectado now, whatever the socket does next
             if pinging.done() and pinging.exception() is None:
                 log.warning("%s: charger %s stopped answering pings: dropped", peer, link.cp_id)
                 connection.transport.abort()
@@ -146,8 +186,13 @@ class Gateway:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                     await task
+            self._let_go(charger)
             await link.close()
             log.info("%s: charger %s gone", peer, link.cp_id)
+
+    def _let_go(self, charger: Charger) -> None:
+        if self._chargers.get(charger.id) is charger:
+            del self._chargers[charger.id]
 
     async def _answers_pings(self, connection: ServerConnection) -> None:
         """Ping every OCPP_PING_INTERVAL; return once a pong is OCPP_PING_TIMEOUT late.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evcharging.config import AddressText, Port, Seconds, ServiceSettings, variable
+from evcharging.config import KAFKA_BOOTSTRAP, AddressText, Port, Seconds, ServiceSettings, variable
 
 DEFAULT_CERT = Path("/etc/evcharging/tls/auth/central.crt")
 DEFAULT_KEY = Path("/etc/evcharging/tls/auth/central.key")
@@ -29,6 +29,19 @@ class GatewaySettings(ServiceSettings):
         "OCPP_ADMIT_WITHIN",
         "seconds central-auth has to accept a charger's password while its WebSocket handshake "
         "waits; after it the charger gets HTTP 503 and tries again",
+        10.0,
+    )
+    kafka_bootstrap: str = KAFKA_BOOTSTRAP
+    authorize_within: Seconds = variable(
+        "OCPP_AUTHORIZE_WITHIN",
+        "seconds the central has to authorise a driver at a charger (Authorize, StartTransaction) "
+        "before the charger is told Invalid; less than the 15 s a request lives",
+        10.0,
+    )
+    deliver_within: Seconds = variable(
+        "OCPP_DELIVER_WITHIN",
+        "seconds Kafka has to acknowledge a charger's transaction message before the charger is "
+        "answered with an error (it sends the message again later)",
         10.0,
     )
     heartbeat_interval: int = variable(

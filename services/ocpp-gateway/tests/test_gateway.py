@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,50 +16,10 @@ from websockets import InvalidStatus
 from websockets.typing import Subprotocol
 
 from evcharging.messages import EngineHealth
-from ocpp_gateway.central import Refused, Unreachable
-from ocpp_gateway.server import Gateway, charger_id_of, server_context
-from ocpp_gateway.settings import GatewaySettings
+from ocpp_gateway.server import charger_id_of
 from tests.support.ocpp_charger import charger_at
+from tests.support.ocpp_gateway import PASSWORD, served
 from tests.support.pki import make_pki
-from tests.support.stack import free_port
-
-PASSWORD = "right-password-16"  # noqa: S105 - a test password
-
-
-class StandInSession:
-    """central-auth as far as the gateway sees it: PASSWORD opens the CP, "unreachable"
-    makes central-auth silent, anything else is refused."""
-
-    def __init__(self, sessions: list[StandInSession], cp_id: str, password: str) -> None:
-        self.cp_id = cp_id
-        self.password = password
-        self.health: list[EngineHealth] = []
-        self.closed = asyncio.Event()
-        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        sessions.append(self)
-
-    async def open(self) -> None:
-        if self.password == "unreachable":  # noqa: S105 - the stand-in's cue, not a secret
-            raise Unreachable(f"central-auth did not accept {self.cp_id} within 10 s")
-        if self.password != PASSWORD:
-            raise Refused(f"central-auth refused {self.cp_id}: wrong credential")
-
-    @property
-    def ended(self) -> asyncio.Future[None]:
-        return self._ended
-
-    @property
-    def refused(self) -> bool:
-        return self._ended.done()
-
-    def refuse_from_now_on(self) -> None:
-        self._ended.set_result(None)
-
-    def report(self, health: EngineHealth) -> None:
-        self.health.append(health)
-
-    async def close(self) -> None:
-        self.closed.set()
 
 
 @pytest.fixture(scope="module")
@@ -69,36 +27,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-@contextlib.asynccontextmanager
-async def gateway(
-    pki: Path, ping_interval: float = 1.0, ping_timeout: float = 2.0
-) -> AsyncIterator[tuple[str, list[StandInSession]]]:
-    settings = GatewaySettings(
-        port=free_port(),
-        tls_cert=pki / "central.crt",
-        tls_key=pki / "central.key",
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-    )
-    sessions: list[StandInSession] = []
-
-    def session_for(_settings: GatewaySettings, cp_id: str, password: str) -> StandInSession:
-        return StandInSession(sessions, cp_id, password)
-
-    server = await Gateway(settings, session_for).start(
-        server_context(settings.tls_cert, settings.tls_key), "127.0.0.1"
-    )
-    try:
-        yield f"wss://localhost:{settings.port}", sessions
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
 async def _refusal(
     pki: Path, charger_id: str = "OCPP01", password: str | None = PASSWORD, **options: object
 ) -> int:
-    async with gateway(pki) as (url, _sessions):
+    async with served(pki) as (url, _sessions):
         with pytest.raises(InvalidStatus) as refused:
             async with charger_at(url, charger_id, password, pki / "ca.crt", **options):  # type: ignore[arg-type]
                 pass
@@ -108,7 +40,7 @@ async def _refusal(
 def test_a_charger_with_its_password_boots_and_is_told_the_time_and_its_heartbeat(pki: Path) -> None:
     async def body() -> None:
         async with (
-            gateway(pki) as (url, sessions),
+            served(pki) as (url, sessions),
             charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
         ):
             booted = await charger.boot()
@@ -149,7 +81,7 @@ def test_a_charger_that_cannot_be_a_cp_is_refused_at_the_handshake(
 def test_a_faulted_connector_is_the_engine_ko_and_available_again_the_recovery(pki: Path) -> None:
     async def body() -> list[EngineHealth]:
         async with (
-            gateway(pki) as (url, sessions),
+            served(pki) as (url, sessions),
             charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
         ):
             await charger.boot()
@@ -164,7 +96,7 @@ def test_a_faulted_connector_is_the_engine_ko_and_available_again_the_recovery(p
 
 def test_a_malformed_call_gets_a_call_error_and_the_conversation_goes_on(pki: Path) -> None:
     async def body() -> None:
-        async with gateway(pki) as (url, _), charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
+        async with served(pki) as (url, _), charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
             with pytest.raises(OCPPError) as refused:
                 await charger.unchecked(
                     call.StatusNotification(connector_id=1, error_code="NoError", status="Exploded")
@@ -181,7 +113,7 @@ def test_a_malformed_call_gets_a_call_error_and_the_conversation_goes_on(pki: Pa
 
 def test_the_cp_session_ends_with_the_websocket(pki: Path) -> None:
     async def body() -> None:
-        async with gateway(pki) as (url, sessions):
+        async with served(pki) as (url, sessions):
             async with charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger:
                 await charger.boot()
             async with asyncio.timeout(10):
@@ -193,7 +125,7 @@ def test_the_cp_session_ends_with_the_websocket(pki: Path) -> None:
 def test_a_charger_central_auth_refuses_later_is_closed_as_a_policy_violation(pki: Path) -> None:
     async def body() -> int | None:
         async with (
-            gateway(pki) as (url, sessions),
+            served(pki) as (url, sessions),
             charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
         ):
             assert (await charger.boot()).status == RegistrationStatus.accepted
@@ -222,7 +154,7 @@ def test_the_charger_id_is_the_last_part_of_the_path(path: str, charger_id: str)
 def test_a_charger_that_stops_answering_pings_loses_its_session_at_once(pki: Path) -> None:
     async def body() -> None:
         async with (
-            gateway(pki, ping_interval=0.2, ping_timeout=0.3) as (url, sessions),
+            served(pki, ping_interval=0.2, ping_timeout=0.3) as (url, sessions),
             charger_at(url, "OCPP01", PASSWORD, pki / "ca.crt") as charger,
         ):
             await charger.boot()
