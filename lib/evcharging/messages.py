@@ -234,7 +234,7 @@ class ResumeCp(Message):
     cp_id: Identifier
 
 
-CpCommand = Annotated[StartSupply | EndSupply | StopCp | ResumeCp, Field(discriminator="type")]
+CpCommand = Annotated[StartSupply | EndSupply | StopCp | ResumeCp | SupplyDenied, Field(discriminator="type")]
 
 
 # --- CP engine -> central -------------------------------------------------------

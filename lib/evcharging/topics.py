@@ -56,7 +56,7 @@ DRIVER_RESPONSES = Topic(
     m.DriverResponse,
     "driver_id",
     "central-stream",
-    "driver, ocpp-gateway (denials of its chargers' requests)",
+    "driver",
     "Authorisations, denials, live supply updates and interruptions, for one driver.",
 )
 CP_COMMANDS = Topic(
@@ -65,7 +65,7 @@ CP_COMMANDS = Topic(
     "cp_id",
     "central-stream",
     "cp-engine (only its own partition), ocpp-gateway (for its chargers)",
-    "Start or end a supply, stop or resume the CP.",
+    "Start or end a supply, stop or resume the CP; the denial of a supply asked for at the CP.",
 )
 TELEMETRY = Topic(
     "telemetria_cp",

@@ -175,13 +175,15 @@ def test_the_operator_stops_and_resumes_an_ocpp_charger_in_the_middle_of_a_suppl
     assert [row["consumo_kwh"] for row in rows] == [Decimal("1.500")]
 
 
-def test_a_faulted_ocpp_charger_is_averiado_on_the_page_until_it_is_available_again(
+def test_an_unknown_card_is_invalid_and_a_faulted_charger_averiado_until_it_is_available(
     stack: Stack, account: tuple[str, str]
 ) -> None:
     cp_id = account[0]
 
     async def fault_and_recover() -> None:
         async with connected(stack, account) as charger:
+            unknown = await charger.authorize("NOBODY1")  # central-stream denies it: an unknown driver
+            assert unknown.id_tag_info["status"] == AuthorizationStatus.invalid
             await charger.status(ChargePointStatus.faulted, error_code=ChargePointErrorCode.ground_failure)
             await asyncio.to_thread(stack.wait_states, {cp_id: "averiado"})
             await charger.status(ChargePointStatus.available)

@@ -31,6 +31,7 @@ from evcharging.kafka import ContractProducer
 from evcharging.messages import (
     CpConnected,
     CpDisconnected,
+    DenialReason,
     EndReason,
     EngineHealth,
     Fault,
@@ -39,6 +40,7 @@ from evcharging.messages import (
     RequestOrigin,
     StartSupply,
     StopCp,
+    SupplyDenied,
     SupplyEnded,
     SupplyRequest,
     Telemetry,
@@ -293,7 +295,7 @@ def test_a_transaction_is_a_supply_and_a_sigkill_of_the_gateway_in_its_middle_lo
     assert {(t.seq, t.kwh) for t in reports} == {(10_000, Decimal("1.000")), (20_000, Decimal("2.500"))}
 
 
-def test_a_drivers_request_is_a_remote_start_and_an_operator_stop_takes_the_charger_out_of_service(
+def test_a_denial_reaches_the_card_a_drivers_request_is_a_remote_start_and_an_operator_stop_holds(
     infra: Infra,
     run: TestRun,
     gateway: GatewayProcess,
@@ -307,6 +309,17 @@ def test_a_drivers_request_is_a_remote_start_and_an_operator_stop_takes_the_char
     async def remote_start_then_stop() -> list[tuple[str, dict[str, object]]]:
         async with charger_at(gateway.url, cp_id, password, pki / "ca.crt") as charger:
             await charger.boot()
+            authorising = asyncio.create_task(charger.authorize("NOBODY"))
+            (request,) = await asyncio.to_thread(tail.wait_for, cp_id, SUPPLY_REQUESTS, 1, 20)
+            assert isinstance(request, SupplyRequest)
+            denial = SupplyDenied(
+                request_id=request.request_id,
+                cp_id=cp_id,
+                driver_id="NOBODY",
+                reason=DenialReason.UNKNOWN_DRIVER,
+            )
+            await asyncio.to_thread(command, producer, denial)
+            assert (await authorising).id_tag_info["status"] == AuthorizationStatus.invalid
             start = StartSupply(cp_id=cp_id, session_id=f"{cp_id}-S2", driver_id="D2", price_per_kwh=PRICE)
             await asyncio.to_thread(command, producer, start)
             told = [await charger.next_call()]
@@ -319,4 +332,4 @@ def test_a_drivers_request_is_a_remote_start_and_an_operator_stop_takes_the_char
     told = asyncio.run(remote_start_then_stop())
     assert told[0] == (Action.remote_start_transaction, {"id_tag": "D2", "connector_id": 1})
     assert told[2] == (Action.change_availability, {"connector_id": 0, "type": AvailabilityType.inoperative})
-    assert tail.of(cp_id, SUPPLY_REQUESTS) == [], "a remote start is the driver's request, not a new one"
+    assert len(tail.of(cp_id, SUPPLY_REQUESTS)) == 1, "a remote start is the driver's request, not a new one"

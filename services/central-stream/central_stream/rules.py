@@ -48,6 +48,7 @@ from evcharging.messages import (
     OperatorAction,
     OperatorCommand,
     Recovery,
+    RequestOrigin,
     ResumeCp,
     StartSupply,
     StopCp,
@@ -297,7 +298,9 @@ def on_request(record: CpRecord, request: SupplyRequest, registry: Registry, now
 
     A CP's requests are processed one at a time (they share its partition), and
     the first one authorised makes the CP suministrando: of two simultaneous
-    requests, the second is denied `cp_busy`.
+    requests, the second is denied `cp_busy`. A request made at the CP is answered
+    to the CP too: an authorisation by its StartSupply, a denial by a copy of it on
+    the CP's commands (an OCPP charger tells the driver at it; an engine shows it).
     """
     if request.request_id in record.recent_requests:
         return unchanged(f"request {request.request_id} already answered; redelivery ignored")
@@ -311,7 +314,12 @@ def on_request(record: CpRecord, request: SupplyRequest, registry: Registry, now
             driver_id=request.driver_id,
             reason=reason or DenialReason.UNKNOWN_CP,
         )
-        answer = (Send(t.DRIVER_RESPONSES, denial),)
+        answer: tuple[Effect, ...] = (Send(t.DRIVER_RESPONSES, denial),)
+        if request.origin is RequestOrigin.CP:
+            told = denial.model_copy(
+                update={"message_id": derived_id("denied-cp", record.cp_id, request.request_id)}
+            )
+            answer = (*answer, Send(t.CP_COMMANDS, told))
         if info is None:
             # Nothing is remembered about an unregistered CP: anyone could invent ids.
             return Outcome(None, answer, f"denied {request.request_id}: {denial.reason}")

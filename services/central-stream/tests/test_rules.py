@@ -26,6 +26,7 @@ from evcharging.messages import (
     OperatorAction,
     OperatorCommand,
     Recovery,
+    RequestOrigin,
     ResumeCp,
     StartSupply,
     StopCp,
@@ -593,3 +594,19 @@ def test_a_derived_id_is_the_uuid5_of_its_parts() -> None:
     """Ids already stored (sessions, tickets) must come out the same as before."""
     for parts in [("session", "CP1", "r-1"), ("update", "ab" * 16, "7"), ("ñ", ""), ()]:
         assert rules.derived_id(*parts) == uuid.uuid5(rules._ID_NAMESPACE, "\x1f".join(parts)).hex
+
+
+def test_a_request_made_at_the_cp_is_denied_to_the_cp_too() -> None:
+    at_the_cp = request(driver="NOBODY").model_copy(update={"origin": RequestOrigin.CP})
+    _, (outcome,) = run(active(), at_the_cp)
+    sends = [e for e in outcome.effects if isinstance(e, rules.Send)]
+    assert [send.topic for send in sends] == [t.DRIVER_RESPONSES, t.CP_COMMANDS]
+    to_driver, to_cp = (send.message for send in sends)
+    assert isinstance(to_cp, SupplyDenied)
+    assert (to_cp.cp_id, to_cp.request_id, to_cp.reason) == (CP, "r1", DenialReason.UNKNOWN_DRIVER)
+    assert to_cp.message_id != to_driver.message_id
+
+
+def test_a_drivers_request_is_denied_to_the_driver_alone() -> None:
+    _, (outcome,) = run(active(), request(driver="NOBODY"))
+    assert [e.topic for e in outcome.effects if isinstance(e, rules.Send)] == [t.DRIVER_RESPONSES]

@@ -105,6 +105,8 @@ def on_command(engine: Engine, command: m.Message, now: float) -> Step:
         if engine.phase != Phase.STOPPED:
             return Step(engine)
         return Step(replace(engine, phase=Phase.READY), note="resumed by the operator")
+    if isinstance(command, m.SupplyDenied):
+        return Step(engine, note=f"supply for {command.driver_id} denied: {command.reason}")
     return refuse(engine, f"ignored {type(command).__name__}")
 
 

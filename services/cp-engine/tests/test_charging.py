@@ -125,6 +125,15 @@ def test_a_supply_asked_for_at_the_cp_goes_to_the_central() -> None:
     assert charging.request_here(Engine(), "DRV004", now).refused
 
 
+def test_a_denial_of_a_supply_asked_for_at_the_cp_is_shown_and_changes_nothing() -> None:
+    denial = m.SupplyDenied(
+        request_id="r1", cp_id="CP001", driver_id="DRV004", reason=m.DenialReason.UNKNOWN_DRIVER
+    )
+    step = charging.on_command(ready(), denial, now=1.0)
+    assert (step.engine, step.messages, step.refused) == (ready(), [], False)
+    assert step.note == "supply for DRV004 denied: unknown_driver"
+
+
 def test_the_id_does_not_change_during_a_supply() -> None:
     step = charging.assign_identity(supplying(), "CP-A009")
     assert step.refused

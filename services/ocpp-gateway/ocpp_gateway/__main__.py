@@ -31,7 +31,7 @@ async def serve(settings: GatewaySettings) -> None:
     network = Network(settings.kafka_bootstrap, settings.deliver_within)
     gateway = Gateway(settings, network, Ledger(network, transactions))
     loop = asyncio.get_running_loop()
-    feed = CentralFeed(settings.kafka_bootstrap, loop, gateway.on_command, gateway.on_answer)
+    feed = CentralFeed(settings.kafka_bootstrap, loop, gateway.serves, gateway.on_command)
     feed.start()
     if not await asyncio.to_thread(feed.following.wait, START_WITHIN + 10):
         raise SystemExit("Kafka did not say where the central's commands start: see the log above")

@@ -21,12 +21,15 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from evcharging import messages as m
 from evcharging.codec import ContractError, decode
 from evcharging.kafka import ContractProducer, ask, consumer_config, end_positions
-from evcharging.topics import CP_COMMANDS, DRIVER_RESPONSES, Topic
+from evcharging.topics import CP_COMMANDS, Topic
 
 log = logging.getLogger(__name__)
 
 GROUP = "ocpp-gateway"
 """Where the gateway's place in the central's commands is kept across its restarts."""
+FEED_BUFFER = {"queued.max.messages.kbytes": 1024, "queued.min.messages": 1000}
+"""What librdkafka fetches ahead: the commands of the gateway's chargers are few, and
+the defaults (64 MB, 100,000 messages) held hundreds of MB of other CPs' commands."""
 START_WITHIN = 60.0
 """How long a starting gateway waits for Kafka to say where its reading starts."""
 
@@ -84,7 +87,7 @@ class Network:
 
 def _start_positions(consumer: Consumer) -> list[TopicPartition]:
     """Where the last run left each partition; the end for one it never read."""
-    topics = (CP_COMMANDS, DRIVER_RESPONSES)
+    topics = (CP_COMMANDS,)
     partitions = [TopicPartition(topic.name, p) for topic in topics for p in range(topic.partitions)]
     committed = ask(lambda wait: consumer.committed(partitions, timeout=wait), START_WITHIN, consumer)
     ends = end_positions(consumer, topics, START_WITHIN)
@@ -104,24 +107,31 @@ Handler = Callable[[m.Message], Coroutine[Any, Any, None]]
 
 
 class CentralFeed:
-    """The central's commands to CPs (`comandos_cp`) and its answers to drivers
-    (`respuestas_conductor`, for the denials of the chargers' own requests), read in a
-    thread and handed to the gateway's loop one at a time, in order.
+    """The central's commands to the gateway's chargers (`comandos_cp`, with the denials
+    of the requests made at them), read in a thread and handed to the gateway's loop one
+    at a time, in order.
 
     It reads every partition, outside any consumer group's assignment: each gateway
     sees every command and acts on those of its own chargers, so two gateways never split
-    a charger's commands between them. Its position is committed under `ocpp-gateway`
-    once a record is handed over: a restarted gateway takes the commands sent while it
-    was down (an operator's stop reaches the charger when it is back). A gateway's very
-    first start begins at the end.
+    a charger's commands between them. A record for any other CP is skipped by its key,
+    undecoded. Its position is committed under `ocpp-gateway` once a record is handed
+    over: a restarted gateway takes the commands sent while it was down (an operator's
+    stop reaches the charger when it is back). A gateway's very first start begins at
+    the end.
     """
 
     def __init__(
-        self, bootstrap: str, loop: asyncio.AbstractEventLoop, on_command: Handler, on_answer: Handler
+        self,
+        bootstrap: str,
+        loop: asyncio.AbstractEventLoop,
+        serves: Callable[[str], bool],
+        on_command: Handler,
     ) -> None:
+        """`serves(cp_id)` tells the CPs whose commands are wanted (called from the thread)."""
         self._bootstrap = bootstrap
         self._loop = loop
-        self._handlers = {CP_COMMANDS.name: on_command, DRIVER_RESPONSES.name: on_answer}
+        self._serves = serves
+        self._on_command = on_command
         self._stop = threading.Event()
         self.following = threading.Event()
         self._thread = threading.Thread(target=self._read, name="central-feed", daemon=True)
@@ -130,7 +140,7 @@ class CentralFeed:
         self._thread.start()
 
     def _read(self) -> None:
-        consumer = Consumer(consumer_config(self._bootstrap, GROUP))
+        consumer = Consumer(consumer_config(self._bootstrap, GROUP, **FEED_BUFFER))
         try:
             consumer.assign(_start_positions(consumer))
             log.info("following the central's commands and answers")
@@ -142,19 +152,21 @@ class CentralFeed:
                 if record.error() is not None:
                     log.warning("central feed: %s", record.error())
                     continue
-                self._hand_over(str(record.topic()), record.value())
-                consumer.commit(message=record, asynchronous=True)
+                key = record.key()
+                if key is not None and self._serves(key.decode(errors="replace")):
+                    self._hand_over(record.value())
+                    consumer.commit(message=record, asynchronous=True)
         finally:
             consumer.close()
 
-    def _hand_over(self, topic: str, value: bytes | None) -> None:
+    def _hand_over(self, value: bytes | None) -> None:
         try:
-            message = decode(topic, value)
+            message = decode(CP_COMMANDS, value)
         except ContractError as error:
             log.error("skipped a record the contract refuses: %s", error)
             return
         handled: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(
-            self._handlers[topic](message), self._loop
+            self._on_command(message), self._loop
         )
         try:
             handled.result()

@@ -86,21 +86,24 @@ class Gateway:
         self._chargers: dict[str, Charger] = {}
         self._pending: dict[str, deque[m.Message]] = {}
 
+    def serves(self, cp_id: str) -> bool:
+        """Whether `cp_id` is a charger of this gateway: connected, or known to it."""
+        return cp_id in self._chargers or cp_id in self._pending or cp_id in self._ledger
+
     async def on_command(self, command: m.Message) -> None:
-        """A command of the central (comandos_cp): to the charger, or kept for it."""
+        """A command of the central (comandos_cp): to the charger, or kept for it; the
+        denial of a request made at a charger, to the request waiting for it."""
         cp_id = getattr(command, "cp_id", None)
         if cp_id is None:
             return
         charger = self._chargers.get(cp_id)
-        if charger is not None:
+        if isinstance(command, m.SupplyDenied):
+            if charger is not None:
+                charger.supplies.denied(command)
+        elif charger is not None:
             charger.command(command)
-        elif cp_id in self._pending or cp_id in self._ledger:
+        elif self.serves(cp_id):
             self._pending.setdefault(cp_id, deque(maxlen=PENDING_COMMANDS)).append(command)
-
-    async def on_answer(self, answer: m.Message) -> None:
-        """An answer to a driver (respuestas_conductor): a denial of a charger's request."""
-        if isinstance(answer, m.SupplyDenied) and answer.cp_id in self._chargers:
-            self._chargers[answer.cp_id].supplies.denied(answer)
 
     async def start(self, tls: ssl.SSLContext, host: str = "0.0.0.0") -> Server:
         settings = self._settings

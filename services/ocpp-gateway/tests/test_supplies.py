@@ -70,7 +70,7 @@ def test_a_drivers_card_is_a_supply_request_and_the_centrals_word_the_answer(pki
         started = await started_transaction(served, charger)
         denied_answer = asyncio.create_task(charger.authorize("NOBODY"))
         (_, denied) = await served.outbox.wait_for(m.SupplyRequest, 2)
-        await served.gateway.on_answer(
+        await served.gateway.on_command(
             m.SupplyDenied(
                 request_id=denied.request_id,
                 cp_id="OCPP01",
