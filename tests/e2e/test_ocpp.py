@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -71,16 +68,6 @@ def ticket_row(stack: Stack, cp_id: str, driver_id: str) -> list[dict[str, Any]]
     )
 
 
-def crash_gateway(stack: Stack) -> None:
-    """SIGKILL the gateway's process from the host, as a crash (Docker restarts it)."""
-    name = f"{stack.settings['COMPOSE_PROJECT_NAME']}-ocpp-gateway-1"
-    pid = subprocess.run(
-        ["docker", "inspect", "-f", "{{.State.Pid}}", name], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert pid not in ("", "0"), f"{name} is not running"
-    os.kill(int(pid), signal.SIGKILL)
-
-
 def test_a_driver_charges_at_an_ocpp_charger_and_the_ticket_bills_its_meter(
     stack: Stack, account: tuple[str, str]
 ) -> None:
@@ -128,7 +115,7 @@ def test_a_card_at_the_charger_and_a_sigkill_of_the_gateway_mid_transaction_lose
             started = await charger.start_transaction("DRV012", 10_000, at=started_at)
             await charger.meter(started.transaction_id, 11_000, at=started_at + timedelta(seconds=1))
             await asyncio.to_thread(stack.wait_states, {cp_id: "suministrando"})
-            await asyncio.to_thread(crash_gateway, stack)
+            await asyncio.to_thread(stack.crash_container, 1, "ocpp-gateway")
             return int(started.transaction_id)
 
     async def finish(transaction_id: int) -> None:

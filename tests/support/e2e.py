@@ -76,10 +76,11 @@ class Stack:
         process alone, which supervisord answers by starting it again."""
         self.supervisorctl(index, "signal", "KILL", f"cp:{program}")
 
-    def crash_container(self, index: int) -> None:
-        """SIGKILL the CP container's first process from the host, as a crash (not a
-        `docker kill`, which Docker counts as a stop): its restart policy brings it back."""
-        name = f"{self.settings['COMPOSE_PROJECT_NAME']}-cp-engine-{index}"
+    def crash_container(self, index: int, service: str = "cp-engine") -> None:
+        """SIGKILL the first process of `service`'s container `index` from the host, as a
+        crash (not a `docker kill`, which Docker counts as a stop): its restart policy
+        brings it back."""
+        name = f"{self.settings['COMPOSE_PROJECT_NAME']}-{service}-{index}"
         pid = subprocess.run(
             ["docker", "inspect", "-f", "{{.State.Pid}}", name], capture_output=True, text=True, check=True
         ).stdout.strip()

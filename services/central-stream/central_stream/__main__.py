@@ -21,11 +21,11 @@ from central_stream.agents import CentralStream
 from central_stream.app import create_app
 from central_stream.registry import CachedRegistry
 from central_stream.settings import StreamSettings
-from central_stream.sink import KafkaSink
 from central_stream.store import Store
 from evcharging import db
 from evcharging.config import DatabaseSettings, load
 from evcharging.logs import LogSettings
+from evcharging.sink import KafkaSink
 
 LOG_FORMAT = "%(asctime)s central-stream %(levelname)s %(name)s: %(message)s"
 

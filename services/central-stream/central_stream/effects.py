@@ -42,7 +42,8 @@ class StorePort(Protocol):
 
 
 class Sink(Protocol):
-    """Publishes contract messages and writes records (sink.KafkaSink; a recorder in unit tests)."""
+    """Publishes contract messages and writes records (evcharging.sink.KafkaSink; a recorder
+    in unit tests)."""
 
     async def publish(self, topic: t.Topic, message: Message) -> Awaitable[Any]:
         """Queue `message`; the awaitable returned completes on the broker's ack."""

@@ -16,11 +16,12 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from evcharging import messages as m
 from evcharging.codec import ContractError, decode
-from evcharging.kafka import ContractProducer, ask, consumer_config, end_positions
+from evcharging.kafka import ask, consumer_config, end_positions
+from evcharging.sink import KafkaSink
 from evcharging.topics import CP_COMMANDS, Topic
 
 log = logging.getLogger(__name__)
@@ -46,25 +47,15 @@ class Outbox(Protocol):
 
 
 class Network:
-    """An idempotent producer whose every send can be awaited until Kafka has it."""
+    """The shared sink (evcharging.sink), awaited until Kafka has each record, within a deadline."""
 
     def __init__(self, bootstrap: str, deliver_within: float) -> None:
-        self._producer = ContractProducer(bootstrap, "ocpp-gateway")
-        self._producer.serve_on_send = False  # the thread below serves the acknowledgements
+        self._sink = KafkaSink(bootstrap, "ocpp-gateway")
         self._deliver_within = deliver_within
-        self._stop = threading.Event()
-        self._serving = threading.Thread(target=self._serve, name="acknowledgements", daemon=True)
-        self._serving.start()
 
     async def deliver(self, topic: Topic, message: m.Message) -> None:
         """Send `message` and return once Kafka has acknowledged it; Undelivered otherwise."""
-        loop = asyncio.get_running_loop()
-        acknowledged: asyncio.Future[None] = loop.create_future()
-
-        def report(error: KafkaError | None, _record: Any) -> None:
-            loop.call_soon_threadsafe(_settle, acknowledged, error)
-
-        self._producer.send(topic, message, on_delivery=report)
+        acknowledged = await self._sink.publish(topic, message)
         try:
             async with asyncio.timeout(self._deliver_within):
                 await acknowledged
@@ -73,16 +64,8 @@ class Network:
                 f"Kafka did not acknowledge {type(message).__name__} within {self._deliver_within:g} s"
             ) from None
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.2)
-
     def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._serving.join()
-        remaining = self._producer.flush(timeout)
-        if remaining:
-            log.error("%d records not acknowledged at shutdown", remaining)
+        self._sink.close(timeout)
 
 
 def _start_positions(consumer: Consumer) -> list[TopicPartition]:
@@ -92,15 +75,6 @@ def _start_positions(consumer: Consumer) -> list[TopicPartition]:
     committed = ask(lambda wait: consumer.committed(partitions, timeout=wait), START_WITHIN, consumer)
     ends = end_positions(consumer, topics, START_WITHIN)
     return [left if left.offset >= 0 else end for left, end in zip(committed, ends, strict=True)]
-
-
-def _settle(acknowledged: asyncio.Future[None], error: KafkaError | None) -> None:
-    if acknowledged.done():
-        return
-    if error is None:
-        acknowledged.set_result(None)
-    else:
-        acknowledged.set_exception(Undelivered(f"Kafka refused the record: {error.str()}"))
 
 
 Handler = Callable[[m.Message], Coroutine[Any, Any, None]]

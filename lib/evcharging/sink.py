@@ -1,16 +1,17 @@
-"""Where central-stream's messages and records go out: librdkafka, not Faust's own producer.
+"""Sending from an event loop through librdkafka, with acknowledgements the loop can await.
 
-Why: Faust's producer (aiokafka) is pure Python and runs on the agent's event
-loop; sent through it, the two messages of a telemetry report (the driver's
-SupplyUpdate and the page's CpStatus) and the CP's record were most of the
-agent's time per report. librdkafka batches and encodes in C, on its own
-threads. Only what somebody waits for comes back to the loop: a message the
-agent must see acknowledged before it saves the CP's record (agents.py), or a
-changelog write records.py waits for. A live figure is sent with no delivery
-report at all: a lost one is superseded by the next.
+central-stream sends through it rather than Faust's own producer: Faust's (aiokafka)
+is pure Python and runs on the agent's event loop, and sent through it the two
+messages of a telemetry report (the driver's SupplyUpdate and the page's CpStatus)
+and the CP's record were most of the agent's time per report. librdkafka batches
+and encodes in C, on its own threads. Only what somebody waits for comes back to the
+loop: a message central-stream must see acknowledged before it saves the CP's record,
+a changelog write its records wait for, a charger's message ocpp-gateway answers only
+once Kafka has it. A live figure is sent with no delivery report at all: a lost one
+is superseded by the next.
 
 Everything goes through one idempotent producer, so each partition keeps the
-order it was written in (records.py relies on it).
+order it was written in (central-stream's records rely on it).
 """
 
 from __future__ import annotations
