@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from ocpp.v16.enums import (
     ChargePointStatus,
 )
 
-from tests.support.e2e import Stack, healthy
+from tests.support.e2e import Stack, healthy, supplying_energy
 from tests.support.ocpp_charger import SimulatedCharger, charger_at
 from tests.support.stack import make
 from tests.support.waiting import wait_until
@@ -144,7 +145,10 @@ def test_the_operator_stops_and_resumes_an_ocpp_charger_in_the_middle_of_a_suppl
             assert (await charger.authorize("DRV011")).id_tag_info["status"] == AuthorizationStatus.accepted
             started = await charger.start_transaction("DRV011", 0)
             await charger.meter(started.transaction_id, 1_500)
-            await asyncio.to_thread(stack.wait_states, {cp_id: "suministrando"})
+            # The operator's stop bills what the central has applied: wait until the page
+            # shows the energy, not just suministrando (which a supply shows from its start).
+            energy = partial(wait_until, lambda: supplying_energy(stack, cp_id), 60, f"energy at {cp_id}")
+            await asyncio.to_thread(energy)
             await asyncio.to_thread(stack.operate, f"/api/cps/{cp_id}/stop")
             told = [await charger.next_call(timeout=60), await charger.next_call(timeout=60)]
             await asyncio.to_thread(stack.wait_states, {cp_id: "parado"})
